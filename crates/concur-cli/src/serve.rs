@@ -1,0 +1,1 @@
+//! The book server (issue 5).

@@ -1,0 +1,1 @@
+//! Books and stop words from folders and URLs.

@@ -1,0 +1,1 @@
+//! The experiments, each a plain function registered as a task.

@@ -1,0 +1,637 @@
+//! The result handle: concur's answer to Python's `concurrent.futures.Future`.
+//!
+//! An executor hands out a [`Handle<T>`] the moment a task is submitted and keeps the matching
+//! [`Promise<T>`] to fill in later. The handle can be polled (`done`, `running`, `cancelled`),
+//! waited on (with or without a timeout), cancelled while pending, given done-callbacks, read many
+//! times (`result` clones the value) or once (`into_result` moves it), and `.await`ed from any async
+//! runtime (it implements [`IntoFuture`] and needs no particular executor).
+//!
+//! # State rules
+//!
+//! These rules are the contract the loom model (`handle::loom_model`) checks. Other modules cite them
+//! by number.
+//!
+//! 1. The state only moves forward: `Pending -> Running -> Finished`, `Pending -> Cancelled`, and
+//!    `Running -> Cancelled` only where the executor installed a running-cancel hook (a process
+//!    pool kills the worker). `Finished` and `Cancelled` are *terminal*.
+//! 2. The first terminal transition wins. It happens while holding the handle's lock, together
+//!    with storing the outcome; any later completion attempt is ignored.
+//! 3. After the terminal transition, and outside the lock, every done-callback runs exactly once
+//!    and every waiting thread and task is woken. A callback added after that point runs at once,
+//!    in the thread that adds it.
+//! 4. A [`Promise`] dropped before completing completes its handle with [`Error::Shutdown`], so
+//!    every handle resolves exactly once even if its executor goes away.
+//!
+//! # Memory ordering
+//!
+//! The state lives in an atomic so the `done()` family never takes the lock. The terminal store is
+//! a `Release` made under the lock after the outcome is written; readers load with `Acquire` and
+//! then take the lock to read the outcome, so a reader that sees a terminal state always finds the
+//! outcome in place.
+//!
+//! # Reading the result more than once
+//!
+//! [`Handle::result`] clones the value (it needs `T: Clone`) and can be called any number of times
+//! from any clone of the handle, like Python's `Future.result()`. [`Handle::into_result`] and
+//! `.await` move the value out without cloning; after that, other clones of the same handle read
+//! [`Error::Taken`]. Errors are always cloned, so every reader of a failed task sees its error.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+#[cfg(loom)]
+use loom::sync::{
+    atomic::{AtomicU8, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+#[cfg(not(loom))]
+use std::sync::{
+    atomic::{AtomicU8, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+use crate::error::{panic_message, Error, Result};
+
+const PENDING: u8 = 0;
+const RUNNING: u8 = 1;
+const FINISHED: u8 = 2;
+const CANCELLED: u8 = 3;
+
+/// Where a task is in its life (rule 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Submitted, not started; [`Handle::cancel`] still succeeds.
+    Pending,
+    /// A worker is running it.
+    Running,
+    /// It ended with a value or an error (a panic, a dead worker, a broken executor).
+    Finished,
+    /// It was cancelled and will never produce a value.
+    Cancelled,
+}
+
+impl State {
+    fn from_u8(v: u8) -> State {
+        match v {
+            PENDING => State::Pending,
+            RUNNING => State::Running,
+            FINISHED => State::Finished,
+            _ => State::Cancelled,
+        }
+    }
+}
+
+type Callback<T> = Box<dyn FnOnce(&Handle<T>) + Send>;
+
+struct Inner<T> {
+    /// `Some` once terminal, until `into_result` moves a value out.
+    outcome: Option<Result<T>>,
+    callbacks: Vec<Callback<T>>,
+    wakers: Vec<Waker>,
+    cancel_running: Option<Box<dyn FnOnce() + Send>>,
+}
+
+struct Shared<T> {
+    state: AtomicU8,
+    inner: Mutex<Inner<T>>,
+    done: Condvar,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // Callbacks and wakers run outside the lock (rule 3), so nothing user-supplied can poison it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The reading side of a submitted task. Cheap to clone; every clone sees the same task.
+pub struct Handle<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// The writing side of a task: the executor keeps it and completes it exactly once.
+///
+/// Executors outside this crate (the process pool, `concur-mpi`) use it to build handles for work
+/// they run their own way. Dropping it without completing resolves the handle with
+/// [`Error::Shutdown`] (rule 4).
+pub struct Promise<T: Send + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+static CALLBACK_PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// How many done-callbacks have panicked in this process so far.
+///
+/// A panicking callback is caught, counted here and reported on stderr; it never reaches the
+/// worker thread that completed the task, and the other callbacks still run.
+pub fn callback_panics() -> u64 {
+    CALLBACK_PANICS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("state", &State::from_u8(self.shared.state.load(Ordering::Acquire)))
+            .finish()
+    }
+}
+
+impl<T> PartialEq for Handle<T> {
+    /// Two handles are equal when they are clones of the same task's handle.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<T> Eq for Handle<T> {}
+
+impl<T: Send + 'static> Promise<T> {
+    /// A new pending task: the promise to complete and the handle to give the submitter.
+    pub fn new() -> (Promise<T>, Handle<T>) {
+        let shared = Arc::new(Shared {
+            state: AtomicU8::new(PENDING),
+            inner: Mutex::new(Inner {
+                outcome: None,
+                callbacks: Vec::new(),
+                wakers: Vec::new(),
+                cancel_running: None,
+            }),
+            done: Condvar::new(),
+        });
+        (
+            Promise {
+                shared: shared.clone(),
+            },
+            Handle { shared },
+        )
+    }
+
+    /// Moves the task from pending to running. Returns `false` if it was cancelled first, in which
+    /// case the executor must not run it.
+    pub fn start(&self) -> bool {
+        self.shared
+            .state
+            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Lets [`Handle::cancel`] succeed while the task runs: `hook` is called once, outside the
+    /// handle's lock, after the handle has been completed as cancelled. The process pool uses it
+    /// to kill the worker running the task.
+    pub fn on_cancel_running(&self, hook: impl FnOnce() + Send + 'static) {
+        self.shared.lock().cancel_running = Some(Box::new(hook));
+    }
+
+    /// Whether the task has reached a terminal state (for example cancelled by a reader).
+    pub fn is_done(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) >= FINISHED
+    }
+
+    /// Completes the task with its value or error (rule 2: ignored if already terminal).
+    pub fn complete(self, outcome: Result<T>) {
+        complete(&self.shared, FINISHED, outcome, false);
+    }
+
+    /// Completes a task that never started as cancelled (for example by `shutdown` with
+    /// `cancel_pending`).
+    pub fn cancel(self) {
+        complete(&self.shared, CANCELLED, Err(Error::Cancelled), false);
+    }
+
+    /// A handle reading this promise's task.
+    pub fn handle(&self) -> Handle<T> {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Promise<T> {
+    fn drop(&mut self) {
+        if !self.is_done() {
+            complete(&self.shared, FINISHED, Err(Error::Shutdown), false);
+        }
+    }
+}
+
+/// The terminal transition (rules 2 and 3). With `from_pending`, it happens only if the task has
+/// not started (a plain cancel); otherwise from any non-terminal state. Returns whether this call
+/// made it.
+fn complete<T: Send + 'static>(
+    shared: &Arc<Shared<T>>,
+    to: u8,
+    outcome: Result<T>,
+    from_pending: bool,
+) -> bool {
+    let (callbacks, wakers) = {
+        let mut inner = shared.lock();
+        let state = shared.state.load(Ordering::Acquire);
+        if state >= FINISHED || (from_pending && state != PENDING) {
+            return false;
+        }
+        if from_pending
+            && shared
+                .state
+                .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return false; // a worker started it just now
+        }
+        inner.outcome = Some(outcome);
+        inner.cancel_running = None;
+        shared.state.store(to, Ordering::Release);
+        (
+            std::mem::take(&mut inner.callbacks),
+            std::mem::take(&mut inner.wakers),
+        )
+    };
+    shared.done.notify_all();
+    for waker in wakers {
+        waker.wake();
+    }
+    if !callbacks.is_empty() {
+        let handle = Handle {
+            shared: shared.clone(),
+        };
+        for callback in callbacks {
+            run_callback(callback, &handle);
+        }
+    }
+    true
+}
+
+fn run_callback<T>(callback: Callback<T>, handle: &Handle<T>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(handle))) {
+        CALLBACK_PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "concur: a done-callback panicked (ignored): {}",
+            panic_message(&*payload)
+        );
+    }
+}
+
+impl<T: Send + 'static> Handle<T> {
+    /// A handle that is already finished with `outcome`; what an inline executor returns.
+    pub fn ready(outcome: Result<T>) -> Handle<T> {
+        let (promise, handle) = Promise::new();
+        promise.complete(outcome);
+        handle
+    }
+
+    /// An identity shared by all clones of this handle (and no other handle while it lives).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
+
+    /// The task's current state.
+    pub fn state(&self) -> State {
+        State::from_u8(self.shared.state.load(Ordering::Acquire))
+    }
+
+    /// Whether the task finished or was cancelled. Never blocks.
+    pub fn done(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) >= FINISHED
+    }
+
+    /// Whether a worker is running the task now.
+    pub fn running(&self) -> bool {
+        self.state() == State::Running
+    }
+
+    /// Whether the task was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.state() == State::Cancelled
+    }
+
+    /// Cancels the task if it has not started, as Python does, and returns whether it is now
+    /// cancelled (`true` also if it already was). A running task is not interrupted (`false`),
+    /// except on executors that can stop running work, such as the process pool, which kills the
+    /// worker. A cancelled task's done-callbacks run.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().ok()).unwrap();
+    /// let queued = pool.submit(|| 42).unwrap();
+    /// assert!(queued.cancel());
+    /// assert!(queued.result().is_err());
+    /// tx.send(()).unwrap();
+    /// assert_eq!(blocker.result(), Ok(Some(())));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if complete(&self.shared, CANCELLED, Err(Error::Cancelled), true) {
+            return true;
+        }
+        let hook = {
+            let mut inner = self.shared.lock();
+            match self.shared.state.load(Ordering::Acquire) {
+                RUNNING => inner.cancel_running.take(),
+                state => return state == CANCELLED,
+            }
+        };
+        match hook {
+            // Rule 1: only a hook makes a running task cancellable; it runs only if the cancel won.
+            Some(hook) => {
+                let won = complete(&self.shared, CANCELLED, Err(Error::Cancelled), false);
+                if won {
+                    hook();
+                }
+                won || self.cancelled()
+            }
+            None => false,
+        }
+    }
+
+    /// Blocks until the task is done.
+    ///
+    /// On a worker thread of a [`ThreadPool`](crate::ThreadPool) it runs other queued tasks of that
+    /// pool while it waits, so a task that waits on a task it submitted never deadlocks the pool.
+    pub fn wait(&self) {
+        self.wait_until(None);
+    }
+
+    /// Blocks until the task is done or `timeout` has passed; returns whether it is done.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// Blocks until done or until `deadline` (if any); returns whether it is done.
+    pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        if self.done() {
+            return true;
+        }
+        #[cfg(not(loom))]
+        if crate::thread_pool::on_worker_thread() {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            self.add_done_callback(move |_| {
+                let _ = tx.send(());
+            });
+            return crate::thread_pool::help_until(&rx, deadline);
+        }
+        let mut inner = self.shared.lock();
+        loop {
+            if self.done() {
+                return true;
+            }
+            inner = match deadline {
+                None => self.shared.done.wait(inner).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    self.shared
+                        .done
+                        .wait_timeout(inner, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Waits for the task and returns a clone of its value, or its error. May be called any number
+    /// of times, from any clone of the handle.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPool::new(2).unwrap();
+    /// let h = pool.submit(|| "hello".to_string()).unwrap();
+    /// assert_eq!(h.result().unwrap(), "hello");
+    /// assert_eq!(h.result().unwrap(), "hello");
+    /// ```
+    pub fn result(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.wait();
+        self.peek().expect("done handle has an outcome or it was taken")
+    }
+
+    /// Like [`result`](Self::result), but gives up after `timeout` with [`Error::Timeout`]; the task
+    /// goes on and the handle can be waited on again.
+    pub fn result_timeout(&self, timeout: Duration) -> Result<T>
+    where
+        T: Clone,
+    {
+        if !self.wait_timeout(timeout) {
+            return Err(Error::Timeout(timeout));
+        }
+        self.peek().expect("done handle has an outcome or it was taken")
+    }
+
+    /// Waits for the task and moves its value out without cloning. Other clones of this handle
+    /// then read [`Error::Taken`]; errors stay readable by all.
+    pub fn into_result(self) -> Result<T> {
+        self.wait();
+        self.take()
+    }
+
+    /// Waits for the task; returns its error if it failed or was cancelled, `None` if it produced
+    /// a value (Python's `Future.exception()`).
+    pub fn error(&self) -> Option<Error> {
+        self.wait();
+        self.failure()
+    }
+
+    /// Registers `callback` to run once when the task is done, in the thread that completes it;
+    /// if the task is already done it runs now, in this thread (rule 3). A callback that panics is
+    /// caught and reported (see [`callback_panics`]); it never harms the pool.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = concur::ThreadPool::new(1).unwrap();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let h = pool.submit(|| 1).unwrap();
+    /// h.wait();
+    /// let c = calls.clone();
+    /// h.add_done_callback(move |h| {
+    ///     assert!(h.done());
+    ///     c.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1); // already done: ran at once
+    /// ```
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Handle<T>) + Send + 'static) {
+        {
+            let mut inner = self.shared.lock();
+            if !self.done() {
+                inner.callbacks.push(Box::new(callback));
+                return;
+            }
+        }
+        run_callback(Box::new(callback), self);
+    }
+
+    /// If the task failed or was cancelled, its error; `None` while pending or after a value.
+    /// Never blocks.
+    pub fn failure(&self) -> Option<Error> {
+        if !self.done() {
+            return None;
+        }
+        match &self.shared.lock().outcome {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    fn peek(&self) -> Option<Result<T>>
+    where
+        T: Clone,
+    {
+        match &self.shared.lock().outcome {
+            Some(outcome) => Some(outcome.clone()),
+            None if self.done() => Some(Err(Error::Taken)),
+            None => None,
+        }
+    }
+
+    fn take(&self) -> Result<T> {
+        let mut inner = self.shared.lock();
+        match inner.outcome.take() {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => {
+                inner.outcome = Some(Err(e.clone()));
+                Err(e)
+            }
+            None => Err(Error::Taken),
+        }
+    }
+}
+
+/// The future behind `handle.await`: resolves to the task's outcome, moving the value out.
+///
+/// It needs no runtime: the worker that completes the task wakes the awaiting task's waker.
+pub struct HandleFuture<T> {
+    handle: Handle<T>,
+}
+
+impl<T: Send + 'static> std::future::Future for HandleFuture<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let handle = &self.get_mut().handle;
+        {
+            let mut inner = handle.shared.lock();
+            if !handle.done() {
+                if !inner.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    inner.wakers.push(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(handle.take())
+    }
+}
+
+impl<T: Send + 'static> IntoFuture for Handle<T> {
+    type Output = Result<T>;
+    type IntoFuture = HandleFuture<T>;
+
+    /// ```
+    /// let pool = concur::ThreadPool::new(1).unwrap();
+    /// let h = pool.submit(|| 6 * 7).unwrap();
+    /// // Any executor can drive it; here a minimal one from the standard library's parts.
+    /// let value = concur::block_on(async { h.await });
+    /// assert_eq!(value, Ok(42));
+    /// ```
+    fn into_future(self) -> HandleFuture<T> {
+        HandleFuture { handle: self }
+    }
+}
+
+/// Runs a future to completion on the current thread, parking between polls.
+///
+/// A small convenience for tests and examples; real async programs `.await` handles inside their
+/// own runtime.
+#[cfg(not(loom))]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::Wake;
+    struct Unparker(std::thread::Thread);
+    impl Wake for Unparker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[cfg(loom)]
+mod loom_model {
+    //! The state machine under every interleaving loom can find: completion racing cancel,
+    //! a blocking wait and a late callback.
+    use super::*;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::thread;
+
+    #[test]
+    fn complete_vs_cancel_vs_wait_vs_callback() {
+        loom::model(|| {
+            let (promise, handle) = Promise::<u32>::new();
+            let calls = Arc::new(AtomicUsize::new(0));
+
+            let worker = thread::spawn(move || {
+                if promise.start() {
+                    promise.complete(Ok(7));
+                }
+            });
+            let canceller = {
+                let h = handle.clone();
+                thread::spawn(move || h.cancel())
+            };
+            let c = calls.clone();
+            handle.add_done_callback(move |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+            let waited = handle.result();
+            let cancelled = canceller.join().unwrap();
+            worker.join().unwrap();
+
+            // Exactly one outcome, consistent with the cancel's answer (rules 1 and 2).
+            match waited {
+                Ok(v) => {
+                    assert_eq!(v, 7);
+                    assert!(!cancelled);
+                    assert_eq!(handle.state(), State::Finished);
+                }
+                Err(e) => {
+                    assert_eq!(e, Error::Cancelled);
+                    assert!(cancelled);
+                    assert_eq!(handle.state(), State::Cancelled);
+                }
+            }
+            // The callback ran exactly once (rule 3).
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn dropped_promise_resolves_waiter() {
+        loom::model(|| {
+            let (promise, handle) = Promise::<u32>::new();
+            let t = thread::spawn(move || drop(promise));
+            assert_eq!(handle.result(), Err(Error::Shutdown));
+            t.join().unwrap();
+        });
+    }
+}

@@ -1,0 +1,447 @@
+//! [`ThreadPool`]: a fixed set of worker threads sharing one FIFO queue.
+//!
+//! # What it promises
+//!
+//! - `submit` never blocks and returns a [`Handle`] at once; jobs start in submission order.
+//! - A panicking task fails only its handle; the worker catches the panic and goes on, so the
+//!   pool keeps its size.
+//! - **No deadlock from waiting inside a task.** A worker thread that blocks on a handle (or in
+//!   `as_completed`, `wait`, `map`) runs other queued jobs of its pool while it waits, so a task
+//!   may submit children and wait for them even on a one-worker pool, nested as deep as the stack
+//!   allows. Python's `ThreadPoolExecutor` deadlocks here.
+//! - If the initializer fails on any worker, the pool is *broken*: every queued and future task
+//!   fails with [`Error::Broken`] naming the initializer's error.
+//! - `shutdown(wait, cancel_pending)` stops accepting work (later submits are `Err(Shutdown)`),
+//!   optionally cancels what is queued, and optionally joins the workers. Dropping the pool is
+//!   `shutdown(true, false)`: every accepted task runs.
+//!
+//! # How shutdown stays exact
+//!
+//! `gate` counts submitters inside `submit` (in units of two) and carries a *closed* bit (bit 0).
+//! `shutdown` sets the bit, then waits until no submitter is inside, then queues one stop message
+//! per worker. Every accepted job is therefore queued before the first stop message, and FIFO
+//! order runs it before any worker exits. A job that is never run (its pool vanished) resolves as
+//! `Shutdown` through its promise's drop (handle rule 4).
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{select, Receiver, Sender};
+
+use crate::error::{panic_message, Error, Result};
+use crate::executor::{ChunkHandle, Executor, Map};
+use crate::handle::{Handle, Promise};
+use crate::task::{run_each, TaskFn, Wire};
+
+/// A queued unit of work, type-erased.
+trait Job: Send {
+    /// Runs the task, unless its handle was cancelled first.
+    fn run(self: Box<Self>);
+    /// Resolves the handle without running the task.
+    fn fail(self: Box<Self>, error: Error);
+}
+
+struct TaskJob<F, T: Send + 'static> {
+    f: F,
+    promise: Promise<T>,
+}
+
+impl<F, T> Job for TaskJob<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>) {
+        let TaskJob { f, promise } = *self;
+        if promise.start() {
+            let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+            promise.complete(outcome);
+        }
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        match error {
+            Error::Cancelled => self.promise.cancel(),
+            e => self.promise.complete(Err(e)),
+        }
+    }
+}
+
+enum Message {
+    Run(Box<dyn Job>),
+    Stop,
+}
+
+type Initializer = Arc<dyn Fn() -> std::result::Result<(), String> + Send + Sync>;
+
+struct Shared {
+    queue: Sender<Message>,
+    receiver: Receiver<Message>,
+    /// Bit 0: closed. Bits 1..: submitters inside `submit`, counted in twos.
+    gate: AtomicUsize,
+    broken: OnceLock<String>,
+    workers: usize,
+}
+
+impl Shared {
+    fn push(&self, job: Box<dyn Job>) -> Result<()> {
+        if let Some(why) = self.broken.get() {
+            return Err(Error::Broken(why.clone()));
+        }
+        if self.gate.fetch_add(2, Ordering::AcqRel) & 1 == 1 {
+            self.gate.fetch_sub(2, Ordering::AcqRel);
+            return Err(Error::Shutdown);
+        }
+        // The receiver lives in `Shared`, so the channel cannot be disconnected here.
+        let _ = self.queue.send(Message::Run(job));
+        self.gate.fetch_sub(2, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn run(&self, message: Message) -> bool {
+        match message {
+            Message::Run(job) => {
+                match self.broken.get() {
+                    Some(why) => job.fail(Error::Broken(why.clone())),
+                    None => job.run(),
+                }
+                true
+            }
+            Message::Stop => false,
+        }
+    }
+
+    fn break_pool(&self, why: String) {
+        let _ = self.broken.set(why);
+        let why = self.broken.get().cloned().unwrap_or_default();
+        while let Ok(message) = self.receiver.try_recv() {
+            match message {
+                Message::Run(job) => job.fail(Error::Broken(why.clone())),
+                Message::Stop => {
+                    let _ = self.queue.send(Message::Stop);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The pool whose worker this thread is, if any.
+    static WORKER_OF: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+}
+
+/// Whether the current thread is a [`ThreadPool`] worker.
+pub(crate) fn on_worker_thread() -> bool {
+    WORKER_OF.with(|w| w.borrow().is_some())
+}
+
+/// Receives from `rx`, or gives up at `deadline` (`None` also when `rx` is disconnected).
+///
+/// On a pool worker it runs the pool's queued jobs while it waits: the heart of the no-deadlock
+/// promise. A stop message met here is put back for the worker loop to find.
+pub(crate) fn recv_helping<M>(rx: &Receiver<M>, deadline: Option<Instant>) -> Option<M> {
+    let pool = WORKER_OF.with(|w| w.borrow().clone());
+    let Some(pool) = pool else {
+        return match deadline {
+            None => rx.recv().ok(),
+            Some(d) => rx.recv_deadline(d).ok(),
+        };
+    };
+    let never = crossbeam_channel::never();
+    loop {
+        let timeout = match deadline {
+            Some(d) => crossbeam_channel::at(d),
+            None => never.clone(),
+        };
+        select! {
+            recv(rx) -> m => return m.ok(),
+            recv(pool.receiver) -> job => match job {
+                Ok(Message::Stop) => {
+                    let _ = pool.queue.send(Message::Stop);
+                    return match deadline {
+                        None => rx.recv().ok(),
+                        Some(d) => rx.recv_deadline(d).ok(),
+                    };
+                }
+                Ok(message) => {
+                    pool.run(message);
+                }
+                Err(_) => return rx.recv().ok(),
+            },
+            recv(timeout) -> _ => return None,
+        }
+    }
+}
+
+/// Blocks on a done-signal from a handle (see [`Handle::wait`]); whether it came before `deadline`.
+pub(crate) fn help_until(done: &Receiver<()>, deadline: Option<Instant>) -> bool {
+    recv_helping(done, deadline).is_some()
+}
+
+/// Configures a [`ThreadPool`].
+///
+/// ```
+/// let pool = concur::ThreadPool::builder()
+///     .workers(4)
+///     .thread_name("crawler")
+///     .stack_size(512 * 1024)
+///     .initializer(|| Ok(()))
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.workers(), 4);
+/// ```
+#[must_use]
+pub struct ThreadPoolBuilder {
+    workers: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+    initializer: Option<Initializer>,
+}
+
+impl ThreadPoolBuilder {
+    /// Number of worker threads (default: [`std::thread::available_parallelism`]). Zero is an error.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Prefix of the worker threads' names; workers are named `prefix-0`, `prefix-1`, ...
+    /// (default `concur`).
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Stack size of each worker thread, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs once on every worker before it takes work. If it returns an error or panics, the
+    /// pool is broken: every task fails with [`Error::Broken`] carrying this message.
+    pub fn initializer(
+        mut self,
+        init: impl Fn() -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.initializer = Some(Arc::new(init));
+        self
+    }
+
+    /// Starts the workers.
+    pub fn build(self) -> Result<ThreadPool> {
+        let workers = match self.workers {
+            Some(0) => return Err(Error::Config("a thread pool needs at least one worker".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let (queue, receiver) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            queue,
+            receiver,
+            gate: AtomicUsize::new(0),
+            broken: OnceLock::new(),
+            workers,
+        });
+        let mut threads = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let mut builder = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let worker_shared = shared.clone();
+            let init = self.initializer.clone();
+            let spawned = builder.spawn(move || worker_loop(worker_shared, init));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    let pool = ThreadPool {
+                        shared,
+                        threads: Mutex::new(threads),
+                    };
+                    pool.shutdown(true, true);
+                    return Err(Error::Config(format!("cannot start worker thread {index}: {e}")));
+                }
+            }
+        }
+        Ok(ThreadPool {
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+}
+
+fn worker_loop(shared: Arc<Shared>, init: Option<Initializer>) {
+    if let Some(init) = init {
+        let failure = match catch_unwind(AssertUnwindSafe(|| init())) {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("initializer failed: {e}")),
+            Err(p) => Some(format!("initializer panicked: {}", panic_message(&*p))),
+        };
+        if let Some(why) = failure {
+            shared.break_pool(why);
+        }
+    }
+    WORKER_OF.with(|w| *w.borrow_mut() = Some(shared.clone()));
+    while let Ok(message) = shared.receiver.recv() {
+        if !shared.run(message) {
+            break;
+        }
+    }
+    WORKER_OF.with(|w| *w.borrow_mut() = None);
+}
+
+/// A pool of worker threads running closures and registered tasks.
+///
+/// ```
+/// use concur::{as_completed, ThreadPool};
+///
+/// let pool = ThreadPool::new(4).unwrap();
+/// let handles: Vec<_> = (1..=5u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
+/// let mut squares: Vec<u64> = as_completed(handles, None).map(|h| h.unwrap().result().unwrap()).collect();
+/// squares.sort();
+/// assert_eq!(squares, [1, 4, 9, 16, 25]);
+///
+/// // Input order, lazily, in chunks:
+/// let cubes: Vec<u64> = pool.map(|n: u64| n.pow(3), 1..=4).chunksize(2).map(Result::unwrap).collect();
+/// assert_eq!(cubes, [1, 8, 27, 64]);
+/// ```
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ThreadPool {
+    /// A pool of `workers` threads with default settings. Zero workers is an error.
+    pub fn new(workers: usize) -> Result<ThreadPool> {
+        ThreadPool::builder().workers(workers).build()
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder {
+            workers: None,
+            thread_name: "concur".into(),
+            stack_size: None,
+            initializer: None,
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.workers
+    }
+
+    /// Queues `f` and returns its handle at once. `Err(Shutdown)` after shutdown; `Err(Broken)`
+    /// if the initializer failed.
+    pub fn submit<T, F>(&self, f: F) -> Result<Handle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (promise, handle) = Promise::new();
+        self.shared.push(Box::new(TaskJob { f, promise }))?;
+        Ok(handle)
+    }
+
+    /// `f` over every input, results in input order: lazy, bounded and chunked (see [`Map`]).
+    pub fn map<I, O, F, It>(&self, f: F, inputs: It) -> Map<'_, It::IntoIter, O>
+    where
+        F: Fn(I) -> O + Send + Sync + 'static,
+        I: Send + 'static,
+        O: Send + 'static,
+        It: IntoIterator<Item = I>,
+    {
+        self.closure_map(f, inputs, true)
+    }
+
+    /// `f` over every input, results in completion order: lazy, bounded and chunked.
+    pub fn map_unordered<I, O, F, It>(&self, f: F, inputs: It) -> Map<'_, It::IntoIter, O>
+    where
+        F: Fn(I) -> O + Send + Sync + 'static,
+        I: Send + 'static,
+        O: Send + 'static,
+        It: IntoIterator<Item = I>,
+    {
+        self.closure_map(f, inputs, false)
+    }
+
+    fn closure_map<I, O, F, It>(&self, f: F, inputs: It, ordered: bool) -> Map<'_, It::IntoIter, O>
+    where
+        F: Fn(I) -> O + Send + Sync + 'static,
+        I: Send + 'static,
+        O: Send + 'static,
+        It: IntoIterator<Item = I>,
+    {
+        let f = Arc::new(f);
+        Map::new(inputs.into_iter(), ordered, 2 * self.workers(), move |chunk: Vec<I>| {
+            let f = f.clone();
+            self.submit(move || run_each(chunk, |x| f(x)))
+        })
+    }
+
+    /// Stops accepting work. With `cancel_pending`, queued tasks are cancelled (their handles say
+    /// so); otherwise they still run. With `wait`, blocks until every worker has exited. Calling
+    /// it again is harmless. Called from one of the pool's own tasks, it never waits for itself.
+    pub fn shutdown(&self, wait: bool, cancel_pending: bool) {
+        let was_closed = self.shared.gate.fetch_or(1, Ordering::AcqRel) & 1 == 1;
+        while self.shared.gate.load(Ordering::Acquire) > 1 {
+            std::hint::spin_loop();
+        }
+        if cancel_pending {
+            let mut stops = 0;
+            while let Ok(message) = self.shared.receiver.try_recv() {
+                match message {
+                    Message::Run(job) => job.fail(Error::Cancelled),
+                    Message::Stop => stops += 1,
+                }
+            }
+            for _ in 0..stops {
+                let _ = self.shared.queue.send(Message::Stop);
+            }
+        }
+        if !was_closed {
+            for _ in 0..self.shared.workers {
+                let _ = self.shared.queue.send(Message::Stop);
+            }
+        }
+        if wait {
+            let me = std::thread::current().id();
+            let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            for t in threads {
+                if t.thread().id() != me {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shutdown(true, false);
+    }
+}
+
+impl Executor for ThreadPool {
+    fn workers(&self) -> usize {
+        self.shared.workers
+    }
+
+    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>> {
+        self.submit(move || task.call(input))
+    }
+
+    fn submit_chunk<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        inputs: Vec<I>,
+    ) -> Result<ChunkHandle<O>> {
+        self.submit(move || run_each(inputs, |x| task.call(x)))
+    }
+}
