@@ -10,7 +10,8 @@
 //!
 //! - **Lazy**: nothing is submitted before the first call to `next`.
 //! - **Bounded**: at most `window` chunks are in flight at once (default: twice the executor's
-//!   workers), so an endless input iterator runs in constant memory.
+//!   workers), plus the finished chunk being read, so at most `(window + 1) * chunksize` inputs
+//!   are pulled ahead of the consumer and an endless input iterator runs in constant memory.
 //! - **Every item answers**: each input yields exactly one `Result`. A panicking item fails only
 //!   itself; a chunk lost as a whole (a dead worker, a shut-down executor) fails each of its items
 //!   with the same error.
