@@ -1,1 +1,179 @@
-fn main() {}
+//! The thread pool side by side with the crates users would otherwise pick, in one run.
+//!
+//! Every pool has 2 workers. Groups (criterion reports the median time per iteration and, from
+//! the declared throughput, tasks per second; divide the time by `TASKS` for the cost per task):
+//!
+//! - `noop_100k`: submit 100,000 no-op tasks, then wait for every result. `concur/submit_result`
+//!   waits on each handle in turn; `concur/as_completed` drains [`concur::as_completed`] over all
+//!   of them. Against `rayon/spawn_channel` (`ThreadPool::spawn` + a channel),
+//!   `tokio/spawn_blocking` (a `JoinSet` on a multi-thread runtime) and
+//!   `threadpool/execute_channel` (the `threadpool` crate + a channel). The channels are
+//!   crossbeam's, the one concur itself uses.
+//! - `map_1m`: a chunked map of a cheap function over 1,000,000 lazily generated `u64`s:
+//!   concur's `map` (closure) and `map_task` (registered task), chunks of 1,024, against rayon's
+//!   `par_iter` over the same range.
+//!
+//! Goals (issue 2): concur ≤ 1.5× rayon per task, ≤ 1/10 of tokio's `spawn_blocking`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use concur::{as_completed, Executor};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use rayon::prelude::*;
+
+const WORKERS: usize = 2;
+const TASKS: u64 = 100_000;
+const MAP_ITEMS: u64 = 1_000_000;
+const CHUNK: usize = 1024;
+
+fn triple(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+concur::task! { static TRIPLE: fn(u64) -> u64 = triple; }
+
+/// The sum every `noop_100k` case must produce, so that none can skip work.
+const NOOP_SUM: u64 = TASKS * (TASKS - 1) / 2;
+/// The sum every `map_1m` case must produce.
+const MAP_SUM: u64 = 3 * (MAP_ITEMS * (MAP_ITEMS - 1) / 2);
+
+fn short<M: criterion::measurement::Measurement>(group: &mut BenchmarkGroup<'_, M>) {
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+}
+
+/// Receives `n` values from a channel and sums them.
+fn drain(rx: &crossbeam_channel::Receiver<u64>, n: u64) -> u64 {
+    (0..n).map(|_| rx.recv().expect("a worker dropped its sender")).sum()
+}
+
+fn noop(c: &mut Criterion) {
+    let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool");
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .max_blocking_threads(WORKERS)
+        .build()
+        .expect("tokio runtime");
+    let threadpool_pool = threadpool::ThreadPool::new(WORKERS);
+
+    let mut group = c.benchmark_group("noop_100k");
+    short(&mut group);
+    group.throughput(Throughput::Elements(TASKS));
+
+    group.bench_function("concur/submit_result", |b| {
+        b.iter(|| {
+            let handles: Vec<_> = (0..TASKS)
+                .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
+                .collect();
+            let sum: u64 = handles.into_iter().map(|h| h.into_result().expect("no-op")).sum();
+            assert_eq!(sum, NOOP_SUM);
+        })
+    });
+
+    group.bench_function("concur/as_completed", |b| {
+        b.iter(|| {
+            let handles: Vec<_> = (0..TASKS)
+                .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
+                .collect();
+            let sum: u64 = as_completed(handles, None)
+                .map(|h| h.expect("no timeout").into_result().expect("no-op"))
+                .sum();
+            assert_eq!(sum, NOOP_SUM);
+        })
+    });
+
+    group.bench_function("rayon/spawn_channel", |b| {
+        b.iter(|| {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            for i in 0..TASKS {
+                let tx = tx.clone();
+                rayon_pool.spawn(move || {
+                    let _ = tx.send(black_box(i));
+                });
+            }
+            assert_eq!(drain(&rx, TASKS), NOOP_SUM);
+        })
+    });
+
+    group.bench_function("tokio/spawn_blocking", |b| {
+        b.iter(|| {
+            let sum = tokio_rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for i in 0..TASKS {
+                    set.spawn_blocking(move || black_box(i));
+                }
+                let mut sum = 0;
+                while let Some(r) = set.join_next().await {
+                    sum += r.expect("no-op");
+                }
+                sum
+            });
+            assert_eq!(sum, NOOP_SUM);
+        })
+    });
+
+    group.bench_function("threadpool/execute_channel", |b| {
+        b.iter(|| {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            for i in 0..TASKS {
+                let tx = tx.clone();
+                threadpool_pool.execute(move || {
+                    let _ = tx.send(black_box(i));
+                });
+            }
+            assert_eq!(drain(&rx, TASKS), NOOP_SUM);
+        })
+    });
+    group.finish();
+}
+
+fn map(c: &mut Criterion) {
+    let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool");
+
+    let mut group = c.benchmark_group("map_1m");
+    short(&mut group);
+    group.throughput(Throughput::Elements(MAP_ITEMS));
+
+    group.bench_function("concur/map_chunk1024", |b| {
+        b.iter(|| {
+            let sum: u64 = concur_pool
+                .map(triple, 0..MAP_ITEMS)
+                .chunksize(CHUNK)
+                .map(|r| r.expect("triple"))
+                .sum();
+            assert_eq!(sum, MAP_SUM);
+        })
+    });
+
+    group.bench_function("concur/map_task_chunk1024", |b| {
+        b.iter(|| {
+            let sum: u64 = concur_pool
+                .map_task(&TRIPLE, 0..MAP_ITEMS)
+                .chunksize(CHUNK)
+                .map(|r| r.expect("triple"))
+                .sum();
+            assert_eq!(sum, MAP_SUM);
+        })
+    });
+
+    group.bench_function("rayon/par_iter", |b| {
+        b.iter(|| {
+            let sum: u64 = rayon_pool.install(|| (0..MAP_ITEMS).into_par_iter().map(triple).sum());
+            assert_eq!(sum, MAP_SUM);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, noop, map);
+criterion_main!(benches);

@@ -98,6 +98,9 @@ pub trait Executor {
     }
 }
 
+/// A submitted chunk and how many inputs it holds.
+type InFlight<O> = (ChunkHandle<O>, usize);
+
 type SubmitChunk<'a, I, O> = Box<dyn FnMut(Vec<I>) -> Result<ChunkHandle<O>> + 'a>;
 
 /// A lazy, bounded, chunked `map` over any executor. An iterator of one `Result` per input.
@@ -120,10 +123,10 @@ pub struct Map<'a, It: Iterator, O> {
     ordered: bool,
     chunksize: usize,
     window: usize,
-    /// Ordered mode: chunks in submission order, with their lengths.
-    in_order: VecDeque<(ChunkHandle<O>, usize)>,
+    /// Ordered mode: chunks in submission order.
+    in_order: VecDeque<InFlight<O>>,
     /// Unordered mode: chunks as they complete.
-    completed: (Sender<(ChunkHandle<O>, usize)>, Receiver<(ChunkHandle<O>, usize)>),
+    completed: (Sender<InFlight<O>>, Receiver<InFlight<O>>),
     in_flight: usize,
     ready: std::vec::IntoIter<Result<O>>,
 }
@@ -190,7 +193,7 @@ where
         }
     }
 
-    fn next_chunk(&mut self) -> Option<(ChunkHandle<O>, usize)> {
+    fn next_chunk(&mut self) -> Option<InFlight<O>> {
         if self.ordered {
             self.in_order.pop_front()
         } else if self.in_flight == 0 {

@@ -44,12 +44,12 @@ use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-#[cfg(loom)]
+#[cfg(concur_loom)]
 use loom::sync::{
     atomic::{AtomicU8, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 use std::sync::{
     atomic::{AtomicU8, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
@@ -373,7 +373,7 @@ impl<T: Send + 'static> Handle<T> {
         if self.done() {
             return true;
         }
-        #[cfg(not(loom))]
+        #[cfg(not(concur_loom))]
         if crate::thread_pool::on_worker_thread() {
             let (tx, rx) = crossbeam_channel::bounded(1);
             self.add_done_callback(move |_| {
@@ -556,7 +556,7 @@ impl<T: Send + 'static> IntoFuture for Handle<T> {
 ///
 /// A small convenience for tests and examples; real async programs `.await` handles inside their
 /// own runtime.
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     use std::task::Wake;
     struct Unparker(std::thread::Thread);
@@ -576,7 +576,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-#[cfg(loom)]
+#[cfg(concur_loom)]
 mod loom_model {
     //! The state machine under every interleaving loom can find: completion racing cancel,
     //! a blocking wait and a late callback.

@@ -53,7 +53,7 @@ pub mod wait;
 
 pub use error::{Error, Result};
 pub use executor::{ChunkHandle, Executor, Map};
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 pub use handle::block_on;
 pub use handle::{callback_panics, Handle, HandleFuture, Promise, State};
 pub use sequential::Sequential;

@@ -136,6 +136,7 @@ thread_local! {
 }
 
 /// Whether the current thread is a [`ThreadPool`] worker.
+#[cfg_attr(concur_loom, allow(dead_code))]
 pub(crate) fn on_worker_thread() -> bool {
     WORKER_OF.with(|w| w.borrow().is_some())
 }
@@ -179,6 +180,7 @@ pub(crate) fn recv_helping<M>(rx: &Receiver<M>, deadline: Option<Instant>) -> Op
 }
 
 /// Blocks on a done-signal from a handle (see [`Handle::wait`]); whether it came before `deadline`.
+#[cfg_attr(concur_loom, allow(dead_code))]
 pub(crate) fn help_until(done: &Receiver<()>, deadline: Option<Instant>) -> bool {
     recv_helping(done, deadline).is_some()
 }
