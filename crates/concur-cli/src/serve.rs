@@ -277,7 +277,7 @@ async fn open_dir(dir: &Path) -> Result<PathBuf, ServeError> {
     let root = tokio::fs::canonicalize(dir).await.map_err(dir_err)?;
     if !tokio::fs::metadata(&root).await.map_err(dir_err)?.is_dir() {
         return Err(dir_err(io::Error::new(
-            io::ErrorKind::NotADirectory,
+            io::ErrorKind::InvalidInput,
             "not a folder",
         )));
     }
