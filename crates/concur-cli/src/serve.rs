@@ -200,6 +200,26 @@ pub struct ServerStats {
     pub accept_errors: u64,
 }
 
+/// Reads a server's counters from anywhere; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StatsHandle(Arc<conn::Counters>);
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> ServerStats {
+        let c = &self.0;
+        ServerStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            open: c.open.load(Ordering::Relaxed),
+            peak_open: c.peak_open.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+            header_timeouts: c.header_timeouts.load(Ordering::Relaxed),
+            stalled: c.stalled.load(Ordering::Relaxed),
+            accept_errors: c.accept_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Shared by every request.
 struct Shared {
     root: Option<PathBuf>,
@@ -295,10 +315,9 @@ impl Bound {
         base_url(self.local_addr)
     }
 
-    /// A live view of the counters, valid after `run` starts.
-    pub fn stats(&self) -> impl Fn() -> ServerStats + Send + Sync + 'static {
-        let counters = self.counters.clone();
-        move || snapshot(&counters)
+    /// A handle on the server's counters that stays valid while (and after) [`Bound::run`] runs.
+    pub fn stats(&self) -> StatsHandle {
+        StatsHandle(self.counters.clone())
     }
 
     /// Serves until `shutdown` completes, then drains (see the module contract) and returns.
@@ -355,7 +374,7 @@ pub async fn shutdown_signal() {
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
-    counters: Arc<conn::Counters>,
+    stats: StatsHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -381,7 +400,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             runtime.block_on(async move {
                 match bind(config).await {
                     Ok(bound) => {
-                        let _ = ready_tx.send(Ok((bound.local_addr, bound.counters.clone())));
+                        let _ = ready_tx.send(Ok((bound.local_addr, bound.stats())));
                         // A dropped sender (RunningServer dropped) stops the server as well.
                         bound.run(async { drop(stopped.await) }).await;
                     }
@@ -391,9 +410,9 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         })
         .map_err(|e| ServeError::Runtime(format!("cannot spawn the server thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok((local_addr, counters))) => Ok(RunningServer {
+        Ok(Ok((local_addr, stats))) => Ok(RunningServer {
             local_addr,
-            counters,
+            stats,
             stop: Some(stop),
             thread: Some(thread),
         }),
@@ -428,7 +447,7 @@ impl RunningServer {
 
     /// The server's counters now.
     pub fn stats(&self) -> ServerStats {
-        snapshot(&self.counters)
+        self.stats.get()
     }
 
     /// Stops accepting, drains (up to `shutdown_grace`), and joins the server thread.
@@ -473,18 +492,6 @@ pub fn url_for(base: &str, name: &str) -> String {
         base.trim_end_matches('/'),
         percent_encoding::utf8_percent_encode(name, SEGMENT)
     )
-}
-
-fn snapshot(c: &conn::Counters) -> ServerStats {
-    ServerStats {
-        accepted: c.accepted.load(Ordering::Relaxed),
-        open: c.open.load(Ordering::Relaxed),
-        peak_open: c.peak_open.load(Ordering::Relaxed),
-        requests: c.requests.load(Ordering::Relaxed),
-        header_timeouts: c.header_timeouts.load(Ordering::Relaxed),
-        stalled: c.stalled.load(Ordering::Relaxed),
-        accept_errors: c.accept_errors.load(Ordering::Relaxed),
-    }
 }
 
 /// Every request passes here: latency first, then the path checks, then the content, then pacing.
