@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use concur_cli::serve::{start, Books, ServerConfig};
+use concur_cli::serve::{start, Books, RunningServer, ServerConfig};
 
 const CLIENTS: usize = if cfg!(miri) { 10 } else { 1000 };
 
@@ -36,8 +36,13 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Fetches `CLIENTS` books at once over separate connections; returns how many came back intact.
-fn fetch_all(urls: Vec<(String, Arc<Vec<u8>>)>) -> usize {
+/// Fetches `CLIENTS` of `books` from `server` at once over separate connections; returns how many came
+/// back intact.
+fn fetch_all(server: &RunningServer, books: Vec<(String, Vec<u8>)>) -> usize {
+    let urls: Vec<_> = books
+        .into_iter()
+        .map(|(name, bytes)| (server.url_for(&name), Arc::new(bytes)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -90,11 +95,7 @@ fn a_thousand_clients_fetch_books_from_a_folder() {
         ))
         .unwrap(),
     };
-    let urls = books
-        .into_iter()
-        .map(|(name, bytes)| (server.url_for(&name), Arc::new(bytes)))
-        .collect();
-    assert_eq!(fetch_all(urls), CLIENTS);
+    assert_eq!(fetch_all(&server, books), CLIENTS);
     let stats = server.stats();
     assert_eq!(stats.requests, CLIENTS as u64);
     assert!(stats.peak_open <= 1024, "{stats:?}");
@@ -111,11 +112,7 @@ fn the_connection_limit_queues_the_excess() {
         ..ServerConfig::books(Books::try_from_iter(books.clone()).unwrap())
     };
     let server = start(config).unwrap();
-    let urls = books
-        .into_iter()
-        .map(|(name, bytes)| (server.url_for(&name), Arc::new(bytes)))
-        .collect();
-    assert_eq!(fetch_all(urls), CLIENTS);
+    assert_eq!(fetch_all(&server, books), CLIENTS);
     let stats = server.stats();
     assert!(
         stats.peak_open <= limit,
