@@ -110,3 +110,27 @@ fn bandwidth_paces_files_from_a_folder_too() {
         began.elapsed()
     );
 }
+
+#[test]
+fn slow_client_defences_spare_slow_simulated_responses() {
+    // Latency and pacing far beyond both timeouts: the server is slow on purpose, the client is not.
+    let size = 20_000;
+    let config = ServerConfig {
+        latency: Duration::from_millis(600),
+        bandwidth: Some(20_000),
+        header_read_timeout: Duration::from_millis(100),
+        idle_timeout: Duration::from_millis(100),
+        ..ServerConfig::books(one_book(size))
+    };
+    let server = start(config).unwrap();
+    for _ in 0..2 {
+        // A fresh connection each time: a kept-alive one may meet the 100 ms idle close.
+        let bytes = reqwest::blocking::get(server.url_for("book.txt"))
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert_eq!(bytes.len(), size);
+    }
+    let stats = server.stats();
+    assert_eq!((stats.stalled, stats.header_timeouts), (0, 0), "{stats:?}");
+}

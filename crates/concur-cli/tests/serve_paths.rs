@@ -165,3 +165,31 @@ fn shutdown_closes_the_port() {
         "still accepting after shutdown"
     );
 }
+
+#[test]
+fn ipv6_loopback_is_served_with_a_bracketed_url() {
+    let tree = Tree::new();
+    let config = ServerConfig {
+        addr: "[::1]:0".parse().unwrap(),
+        ..ServerConfig::dir(tree.served())
+    };
+    let server = match start(config) {
+        Ok(server) => server,
+        Err(ServeError::Bind { source, .. }) => {
+            return eprintln!("no IPv6 loopback here ({source}); skipped")
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert!(
+        server.base_url().starts_with("http://[::1]:"),
+        "{}",
+        server.base_url()
+    );
+    assert_eq!(
+        reqwest::blocking::get(server.url_for("a.txt"))
+            .unwrap()
+            .text()
+            .unwrap(),
+        "alpha"
+    );
+}
