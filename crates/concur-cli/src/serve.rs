@@ -19,6 +19,11 @@
 //!   rest and return. [`start`] does the same on its own runtime thread; [`RunningServer::shutdown`] or
 //!   dropping it stops the server and joins the thread.
 //!
+//! Design note: the routing is an axum `Router` (ServeDir or the books handler behind one middleware), but
+//! connections are driven by hyper's HTTP/1.1 builder directly rather than `axum::serve`, because
+//! `axum::serve` exposes neither a request-head read timeout nor a head size cap, and its connection count
+//! is unbounded. HTTP/2 is not offered: the clients are HTTP/1.1 and h2 would need its own set of limits.
+//!
 //! ```no_run
 //! use concur_cli::serve::{start, ServerConfig};
 //! use std::time::Duration;

@@ -1,8 +1,6 @@
 //! The simulated network: latency before the first byte and bandwidth pacing of the body.
 //! Only lower bounds are asserted (a slow CI machine may add time, never remove it).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use concur_cli::serve::{start, Books, ServerConfig};

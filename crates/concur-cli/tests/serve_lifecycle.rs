@@ -1,12 +1,12 @@
 //! The async entry point `concur serve` uses: `serve(config, on_bound, shutdown)` on the caller's runtime.
 
-mod common;
+mod serve_common;
 
 use concur_cli::serve::{bind, serve, ServerConfig};
 
 #[tokio::test(flavor = "current_thread")]
 async fn serve_runs_on_the_callers_runtime_until_the_signal() {
-    let tree = common::Tree::new();
+    let tree = serve_common::Tree::new();
     let (url_tx, url_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(

@@ -1,14 +1,14 @@
 //! The server's defences: slow and idle clients, oversized heads, clients that stop reading, and a clean
 //! shutdown with responses in flight. Waits are generous fail-safes, never asserted durations.
 
-mod common;
+mod serve_common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{body, raw, status, Tree};
 use concur_cli::serve::{start, Books, RunningServer, ServerConfig, ServerStats};
+use serve_common::{body, raw, status, Tree};
 
 /// Polls `stats` until `done` holds; panics after a minute.
 fn eventually(server: &RunningServer, what: &str, done: impl Fn(&ServerStats) -> bool) {

@@ -1,7 +1,7 @@
 //! A thousand concurrent clients on loopback: every one gets its whole book, and the connection limit
 //! makes the excess wait instead of failing.
 
-mod common;
+mod serve_common;
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ const CLIENTS: usize = if cfg!(miri) { 10 } else { 1000 };
 
 /// The seed books if the shared data is present, else eight synthetic ones; (name, bytes).
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    if let Some(dir) = common::seed_books() {
+    if let Some(dir) = serve_common::seed_books() {
         let mut books: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -86,7 +86,7 @@ fn fetch_all(server: &RunningServer, books: Vec<(String, Vec<u8>)>) -> usize {
 
 #[test]
 fn a_thousand_clients_fetch_books_from_a_folder() {
-    let dir = common::seed_books();
+    let dir = serve_common::seed_books();
     let books = corpus();
     let server = match &dir {
         Some(dir) => start(ServerConfig::dir(dir)).unwrap(),

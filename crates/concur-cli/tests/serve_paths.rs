@@ -1,9 +1,9 @@
 //! What the book server answers for good, missing and hostile paths, and which configurations it refuses.
 
-mod common;
+mod serve_common;
 
-use common::{body, get_raw, status, Tree, SECRET};
 use concur_cli::serve::{start, url_for, Books, ServeError, ServerConfig};
+use serve_common::{body, get_raw, status, Tree, SECRET};
 
 #[test]
 fn serves_files_and_404s_missing_ones() {
