@@ -52,7 +52,11 @@ pub trait Executor {
     fn workers(&self) -> usize;
 
     /// Submits `task(input)`; the handle comes back at once.
-    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>>;
+    fn submit_task<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        input: I,
+    ) -> Result<Handle<O>>;
 
     /// Submits `task` over `inputs` as one unit of work (one message to a process, one job on a
     /// thread). Each input gets its own result; a panic fails only its item.
@@ -68,16 +72,23 @@ pub trait Executor {
     }
 
     /// `task` over every input, results in input order. Lazy and bounded; see [`Map`].
-    fn map_task<I, O, It>(&self, task: &'static TaskFn<I, O>, inputs: It) -> Map<'_, It::IntoIter, O>
+    fn map_task<I, O, It>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        inputs: It,
+    ) -> Map<'_, It::IntoIter, O>
     where
         I: Wire,
         O: Wire,
         It: IntoIterator<Item = I>,
         Self: Sized,
     {
-        Map::new(inputs.into_iter(), true, self.default_window(), move |chunk| {
-            self.submit_chunk(task, chunk)
-        })
+        Map::new(
+            inputs.into_iter(),
+            true,
+            self.default_window(),
+            move |chunk| self.submit_chunk(task, chunk),
+        )
     }
 
     /// `task` over every input, results as they complete. Lazy and bounded; see [`Map`].
@@ -92,9 +103,12 @@ pub trait Executor {
         It: IntoIterator<Item = I>,
         Self: Sized,
     {
-        Map::new(inputs.into_iter(), false, self.default_window(), move |chunk| {
-            self.submit_chunk(task, chunk)
-        })
+        Map::new(
+            inputs.into_iter(),
+            false,
+            self.default_window(),
+            move |chunk| self.submit_chunk(task, chunk),
+        )
     }
 }
 

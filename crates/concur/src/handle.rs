@@ -144,7 +144,10 @@ impl<T> Clone for Handle<T> {
 impl<T> fmt::Debug for Handle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("state", &State::from_u8(self.shared.state.load(Ordering::Acquire)))
+            .field(
+                "state",
+                &State::from_u8(self.shared.state.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }
@@ -387,7 +390,11 @@ impl<T: Send + 'static> Handle<T> {
                 return true;
             }
             inner = match deadline {
-                None => self.shared.done.wait(inner).unwrap_or_else(|e| e.into_inner()),
+                None => self
+                    .shared
+                    .done
+                    .wait(inner)
+                    .unwrap_or_else(|e| e.into_inner()),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -417,7 +424,8 @@ impl<T: Send + 'static> Handle<T> {
         T: Clone,
     {
         self.wait();
-        self.peek().expect("done handle has an outcome or it was taken")
+        self.peek()
+            .expect("done handle has an outcome or it was taken")
     }
 
     /// Like [`result`](Self::result), but gives up after `timeout` with [`Error::Timeout`]; the task
@@ -429,7 +437,8 @@ impl<T: Send + 'static> Handle<T> {
         if !self.wait_timeout(timeout) {
             return Err(Error::Timeout(timeout));
         }
-        self.peek().expect("done handle has an outcome or it was taken")
+        self.peek()
+            .expect("done handle has an outcome or it was taken")
     }
 
     /// Waits for the task and moves its value out without cloning. Other clones of this handle

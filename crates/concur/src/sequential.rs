@@ -28,8 +28,14 @@ impl Executor for Sequential {
         1
     }
 
-    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>> {
-        let outcome = run_each(vec![input], |x| task.call(x)).pop().expect("one input, one result");
+    fn submit_task<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        input: I,
+    ) -> Result<Handle<O>> {
+        let outcome = run_each(vec![input], |x| task.call(x))
+            .pop()
+            .expect("one input, one result");
         Ok(Handle::ready(outcome))
     }
 

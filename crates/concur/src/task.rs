@@ -52,7 +52,9 @@ impl<I, O> TaskFn<I, O> {
 pub(crate) fn run_each<I, O>(inputs: Vec<I>, f: impl Fn(I) -> O) -> Vec<Result<O>> {
     inputs
         .into_iter()
-        .map(|x| catch_unwind(AssertUnwindSafe(|| f(x))).map_err(|p| Error::Panicked(panic_message(&*p))))
+        .map(|x| {
+            catch_unwind(AssertUnwindSafe(|| f(x))).map_err(|p| Error::Panicked(panic_message(&*p)))
+        })
         .collect()
 }
 
@@ -178,8 +180,14 @@ mod tests {
 
     #[test]
     fn unknown_name_and_bad_bytes_are_errors() {
-        assert_eq!(lookup("no::such").err(), Some(Error::Unregistered("no::such".into())));
+        assert_eq!(
+            lookup("no::such").err(),
+            Some(Error::Unregistered("no::such".into()))
+        );
         let task = lookup(DOUBLE.name()).unwrap();
-        assert!(matches!(task.run_chunk(&[0xff, 0xff, 0xff]), Err(Error::Wire(_))));
+        assert!(matches!(
+            task.run_chunk(&[0xff, 0xff, 0xff]),
+            Err(Error::Wire(_))
+        ));
     }
 }

@@ -58,7 +58,8 @@ where
     fn run(self: Box<Self>) {
         let TaskJob { f, promise } = *self;
         if promise.start() {
-            let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+            let outcome =
+                catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
             promise.complete(outcome);
         }
     }
@@ -238,7 +239,11 @@ impl ThreadPoolBuilder {
     /// Starts the workers.
     pub fn build(self) -> Result<ThreadPool> {
         let workers = match self.workers {
-            Some(0) => return Err(Error::Config("a thread pool needs at least one worker".into())),
+            Some(0) => {
+                return Err(Error::Config(
+                    "a thread pool needs at least one worker".into(),
+                ))
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
@@ -252,7 +257,8 @@ impl ThreadPoolBuilder {
         });
         let mut threads = Vec::with_capacity(workers);
         for index in 0..workers {
-            let mut builder = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
@@ -267,7 +273,9 @@ impl ThreadPoolBuilder {
                         threads: Mutex::new(threads),
                     };
                     pool.shutdown(true, true);
-                    return Err(Error::Config(format!("cannot start worker thread {index}: {e}")));
+                    return Err(Error::Config(format!(
+                        "cannot start worker thread {index}: {e}"
+                    )));
                 }
             }
         }
@@ -381,10 +389,15 @@ impl ThreadPool {
         It: IntoIterator<Item = I>,
     {
         let f = Arc::new(f);
-        Map::new(inputs.into_iter(), ordered, 2 * self.workers(), move |chunk: Vec<I>| {
-            let f = f.clone();
-            self.submit(move || run_each(chunk, |x| f(x)))
-        })
+        Map::new(
+            inputs.into_iter(),
+            ordered,
+            2 * self.workers(),
+            move |chunk: Vec<I>| {
+                let f = f.clone();
+                self.submit(move || run_each(chunk, |x| f(x)))
+            },
+        )
     }
 
     /// Stops accepting work. With `cancel_pending`, queued tasks are cancelled (their handles say
@@ -414,7 +427,8 @@ impl ThreadPool {
         }
         if wait {
             let me = std::thread::current().id();
-            let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
             for t in threads {
                 if t.thread().id() != me {
                     let _ = t.join();
@@ -435,7 +449,11 @@ impl Executor for ThreadPool {
         self.shared.workers
     }
 
-    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>> {
+    fn submit_task<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        input: I,
+    ) -> Result<Handle<O>> {
         self.submit(move || task.call(input))
     }
 

@@ -146,5 +146,8 @@ pub fn wait<T: Send + 'static>(
 
 fn unique<T: Send + 'static>(handles: impl IntoIterator<Item = Handle<T>>) -> Vec<Handle<T>> {
     let mut seen = HashSet::new();
-    handles.into_iter().filter(|h| seen.insert(h.id())).collect()
+    handles
+        .into_iter()
+        .filter(|h| seen.insert(h.id()))
+        .collect()
 }

@@ -27,7 +27,9 @@ fn cancel_pending_succeeds_and_task_never_runs() {
     let (pool, release, blocker) = blocked_pool();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    let queued = pool.submit(move || r.fetch_add(1, Ordering::SeqCst)).unwrap();
+    let queued = pool
+        .submit(move || r.fetch_add(1, Ordering::SeqCst))
+        .unwrap();
     assert_eq!(queued.state(), State::Pending);
     assert!(queued.cancel());
     assert!(queued.cancel(), "cancelling twice still answers true");
@@ -43,7 +45,10 @@ fn cancel_pending_succeeds_and_task_never_runs() {
 fn cancel_running_or_finished_fails() {
     let (pool, release, blocker) = blocked_pool();
     assert!(blocker.running());
-    assert!(!blocker.cancel(), "a running thread task cannot be cancelled");
+    assert!(
+        !blocker.cancel(),
+        "a running thread task cannot be cancelled"
+    );
     release.send(()).unwrap();
     assert_eq!(blocker.result(), Ok(()));
     assert!(!blocker.cancel(), "a finished task cannot be cancelled");

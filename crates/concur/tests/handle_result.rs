@@ -20,12 +20,17 @@ fn result_can_be_read_many_times_and_moved_once() {
 #[test]
 fn errors_stay_readable_after_into_result() {
     let pool = ThreadPool::new(1).unwrap();
-    let h = pool.submit(|| -> u8 { panic!("bad book {}", "Gulliver") }).unwrap();
+    let h = pool
+        .submit(|| -> u8 { panic!("bad book {}", "Gulliver") })
+        .unwrap();
     let other = h.clone();
     let expected = Err(Error::Panicked("bad book Gulliver".into()));
     assert_eq!(h.into_result(), expected);
     assert_eq!(other.result(), expected);
-    assert_eq!(other.error(), Some(Error::Panicked("bad book Gulliver".into())));
+    assert_eq!(
+        other.error(),
+        Some(Error::Panicked("bad book Gulliver".into()))
+    );
 }
 
 #[test]
@@ -46,7 +51,11 @@ fn callbacks_run_exactly_once_before_and_after_completion() {
     handle.add_done_callback(move |_| {
         c.fetch_add(1, Ordering::SeqCst);
     });
-    assert_eq!(calls.load(Ordering::SeqCst), 4, "a late callback runs at once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "a late callback runs at once"
+    );
 }
 
 #[test]
@@ -63,7 +72,9 @@ fn panicking_callback_is_caught_and_pool_survives() {
     gate.wait();
     assert_eq!(h.result(), Ok(1));
     // Callbacks run after waiters are woken; the second one signals that both have run.
-    later_rx.recv().expect("the callback after the panicking one still ran");
+    later_rx
+        .recv()
+        .expect("the callback after the panicking one still ran");
     assert!(concur::callback_panics() > before);
     // The worker that ran the panicking callback is alive.
     assert_eq!(pool.submit(|| 2).unwrap().result(), Ok(2));
@@ -89,7 +100,9 @@ fn await_without_a_runtime_and_inside_tokio() {
     let h = pool.submit(|| 40 + 2).unwrap();
     assert_eq!(concur::block_on(async { h.await }), Ok(42));
 
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let slow = pool
         .submit(|| {
             std::thread::sleep(std::time::Duration::from_millis(30));

@@ -13,25 +13,43 @@ fn zero_workers_is_an_error() {
 
 #[test]
 fn builder_names_threads_and_sets_worker_count() {
-    let pool = ThreadPool::builder().workers(3).thread_name("books").build().unwrap();
+    let pool = ThreadPool::builder()
+        .workers(3)
+        .thread_name("books")
+        .build()
+        .unwrap();
     assert_eq!(pool.workers(), 3);
-    let name = pool.submit(|| std::thread::current().name().map(String::from)).unwrap().result().unwrap();
+    let name = pool
+        .submit(|| std::thread::current().name().map(String::from))
+        .unwrap()
+        .result()
+        .unwrap();
     assert!(name.unwrap().starts_with("books-"));
 }
 
 #[test]
 fn default_worker_count_is_available_parallelism() {
     let pool = ThreadPool::builder().build().unwrap();
-    assert_eq!(pool.workers(), std::thread::available_parallelism().unwrap().get());
+    assert_eq!(
+        pool.workers(),
+        std::thread::available_parallelism().unwrap().get()
+    );
 }
 
 #[test]
 fn stack_size_is_honoured() {
-    let pool = ThreadPool::builder().workers(1).stack_size(16 * 1024 * 1024).build().unwrap();
+    let pool = ThreadPool::builder()
+        .workers(1)
+        .stack_size(16 * 1024 * 1024)
+        .build()
+        .unwrap();
     // 8 MiB on the stack would overflow a default 2 MiB worker stack.
     let h = pool.submit(|| {
         let big = [1u8; 8 * 1024 * 1024];
-        std::hint::black_box(&big).iter().map(|&b| u64::from(b)).sum::<u64>()
+        std::hint::black_box(&big)
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum::<u64>()
     });
     assert_eq!(h.unwrap().result(), Ok(8 * 1024 * 1024));
 }
@@ -51,16 +69,26 @@ fn failing_initializer_breaks_the_pool_clearly() {
     let pending = pool.submit(|| 1).unwrap();
     tx.send(()).unwrap();
     let err = pending.result().unwrap_err();
-    assert_eq!(err, Error::Broken("initializer failed: database unreachable".into()));
+    assert_eq!(
+        err,
+        Error::Broken("initializer failed: database unreachable".into())
+    );
     assert!(err.to_string().contains("database unreachable"));
     assert!(matches!(pool.submit(|| 2), Err(Error::Broken(_))));
 }
 
 #[test]
 fn panicking_initializer_breaks_the_pool() {
-    let pool = ThreadPool::builder().workers(2).initializer(|| panic!("no config")).build().unwrap();
+    let pool = ThreadPool::builder()
+        .workers(2)
+        .initializer(|| panic!("no config"))
+        .build()
+        .unwrap();
     let h = pool.submit(|| 1).unwrap();
-    assert_eq!(h.result(), Err(Error::Broken("initializer panicked: no config".into())));
+    assert_eq!(
+        h.result(),
+        Err(Error::Broken("initializer panicked: no config".into()))
+    );
 }
 
 #[test]
@@ -120,13 +148,20 @@ fn shutdown_racing_submitters_leaves_no_handle_unresolved() {
         let submitters: Vec<_> = (0..2)
             .map(|_| {
                 let pool = pool.clone();
-                std::thread::spawn(move || (0..200).filter_map(|i| pool.submit(move || i).ok()).collect::<Vec<_>>())
+                std::thread::spawn(move || {
+                    (0..200)
+                        .filter_map(|i| pool.submit(move || i).ok())
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         pool.shutdown(false, false);
         for s in submitters {
             for h in s.join().unwrap() {
-                assert!(h.wait_timeout(Duration::from_secs(30)), "accepted task never resolved");
+                assert!(
+                    h.wait_timeout(Duration::from_secs(30)),
+                    "accepted task never resolved"
+                );
             }
         }
     }

@@ -56,7 +56,10 @@ fn a_panicking_item_fails_only_itself() {
             assert_eq!(r, &Ok(i as u32));
         }
     }
-    let unordered: HashSet<_> = pool.map_task_unordered(&FAILS_ON_SEVEN, 0..10).filter_map(Result::ok).collect();
+    let unordered: HashSet<_> = pool
+        .map_task_unordered(&FAILS_ON_SEVEN, 0..10)
+        .filter_map(Result::ok)
+        .collect();
     assert_eq!(unordered.len(), 9);
 }
 
@@ -69,12 +72,19 @@ fn map_is_lazy_and_bounded_over_an_endless_iterator() {
         p.fetch_add(1, Ordering::SeqCst);
     });
     let mut map = pool.map(|x: u64| x + 1, inputs).chunksize(5).window(3);
-    assert_eq!(pulled.load(Ordering::SeqCst), 0, "nothing is pulled before the first next()");
+    assert_eq!(
+        pulled.load(Ordering::SeqCst),
+        0,
+        "nothing is pulled before the first next()"
+    );
     for expected in 1..=100 {
         assert_eq!(map.next(), Some(Ok(expected)));
         let in_flight = pulled.load(Ordering::SeqCst) - expected as usize;
         // Three chunks in flight plus the rest of the chunk being read.
-        assert!(in_flight < 5 * (3 + 1), "{in_flight} inputs pulled ahead, the window allows 19");
+        assert!(
+            in_flight < 5 * (3 + 1),
+            "{in_flight} inputs pulled ahead, the window allows 19"
+        );
     }
 }
 
@@ -93,6 +103,9 @@ fn sequential_map_runs_in_the_caller() {
         format!("{:?}", std::thread::current().id())
     }
     concur::task! { static WHOAMI: fn(()) -> String = whoami; }
-    let ids: Vec<_> = Sequential.map_task(&WHOAMI, [(), ()]).map(Result::unwrap).collect();
+    let ids: Vec<_> = Sequential
+        .map_task(&WHOAMI, [(), ()])
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(ids, vec![format!("{me:?}"); 2]);
 }

@@ -29,15 +29,22 @@ fn every_worker_busy_waiting_on_children() {
         .map(|i| {
             let p = pool.clone();
             pool.submit(move || {
-                let kids: Vec<_> = (0..4).map(|k| p.submit(move || i * 10 + k).unwrap()).collect();
-                as_completed(kids, None).map(|h| h.unwrap().result().unwrap()).sum::<u32>()
+                let kids: Vec<_> = (0..4)
+                    .map(|k| p.submit(move || i * 10 + k).unwrap())
+                    .collect();
+                as_completed(kids, None)
+                    .map(|h| h.unwrap().result().unwrap())
+                    .sum::<u32>()
             })
             .unwrap()
         })
         .collect();
     for (i, h) in parents.into_iter().enumerate() {
         let i = i as u32;
-        assert_eq!(h.result_timeout(Duration::from_secs(30)), Ok(4 * i * 10 + 6));
+        assert_eq!(
+            h.result_timeout(Duration::from_secs(30)),
+            Ok(4 * i * 10 + 6)
+        );
     }
 }
 

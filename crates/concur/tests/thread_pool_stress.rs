@@ -47,6 +47,10 @@ fn million_tasks_each_resolve_exactly_once() {
     drop(pool);
     let _ = std::panic::take_hook();
     assert_eq!(ok, TASKS - TASKS / 100);
-    assert_eq!(resolved.load(Ordering::Relaxed), TASKS, "each callback ran exactly once");
+    assert_eq!(
+        resolved.load(Ordering::Relaxed),
+        TASKS,
+        "each callback ran exactly once"
+    );
     assert_eq!(panicked.load(Ordering::Relaxed), TASKS / 100);
 }

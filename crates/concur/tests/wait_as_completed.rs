@@ -29,7 +29,10 @@ fn timeout_counts_from_the_call() {
     std::thread::sleep(Duration::from_millis(60));
     p1.complete(Ok(1));
     assert!(it.next().unwrap().is_ok());
-    assert_eq!(it.next().unwrap(), Err(Error::Timeout(Duration::from_millis(100))));
+    assert_eq!(
+        it.next().unwrap(),
+        Err(Error::Timeout(Duration::from_millis(100)))
+    );
     assert!(it.next().is_none());
     assert!(start.elapsed() >= Duration::from_millis(100));
 }
@@ -73,7 +76,11 @@ fn wait_first_exception_ignores_cancellation() {
         p2.complete(Err(Error::Panicked("boom".into())));
     });
     tx.send(()).unwrap();
-    let (done, not_done) = wait([h1.clone(), h2.clone(), h3.clone()], None, ReturnWhen::FirstException);
+    let (done, not_done) = wait(
+        [h1.clone(), h2.clone(), h3.clone()],
+        None,
+        ReturnWhen::FirstException,
+    );
     assert_eq!(done, vec![h1, h2]);
     assert_eq!(not_done, vec![h3]);
     t.join().unwrap();
@@ -85,12 +92,20 @@ fn wait_all_completed_times_out_with_the_rest_not_done() {
     let (p1, h1) = Promise::<u32>::new();
     let (_p2, h2) = Promise::<u32>::new();
     p1.complete(Ok(1));
-    let (done, not_done) = wait([h1.clone(), h2.clone()], Some(Duration::from_millis(30)), ReturnWhen::AllCompleted);
+    let (done, not_done) = wait(
+        [h1.clone(), h2.clone()],
+        Some(Duration::from_millis(30)),
+        ReturnWhen::AllCompleted,
+    );
     assert_eq!((done, not_done), (vec![h1], vec![h2]));
 }
 
 #[test]
 fn wait_on_nothing_returns_at_once() {
-    let (done, not_done) = wait(Vec::<concur::Handle<u8>>::new(), None, ReturnWhen::AllCompleted);
+    let (done, not_done) = wait(
+        Vec::<concur::Handle<u8>>::new(),
+        None,
+        ReturnWhen::AllCompleted,
+    );
     assert!(done.is_empty() && not_done.is_empty());
 }
