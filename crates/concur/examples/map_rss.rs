@@ -20,7 +20,9 @@ fn peak_rss_kib() -> Option<u64> {
 fn arg(index: usize, default: u64) -> Result<u64, String> {
     match std::env::args().nth(index) {
         None => Ok(default),
-        Some(text) => text.parse().map_err(|_| format!("argument {index} ({text:?}) is not a whole number")),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("argument {index} ({text:?}) is not a whole number")),
     }
 }
 
@@ -43,7 +45,10 @@ fn main() -> ExitCode {
     let start = std::time::Instant::now();
     let mut sum: u64 = 0;
     let mut failed = 0u64;
-    for result in pool.map(|x: u64| x.wrapping_mul(3), 0..items).chunksize(chunksize) {
+    for result in pool
+        .map(|x: u64| x.wrapping_mul(3), 0..items)
+        .chunksize(chunksize)
+    {
         match result {
             Ok(v) => sum = sum.wrapping_add(v),
             Err(_) => failed += 1,
@@ -51,8 +56,15 @@ fn main() -> ExitCode {
     }
     let elapsed = start.elapsed();
     let expected = (0..items).fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(3)));
-    let kib = |v: Option<u64>| v.map_or("unknown".to_string(), |k| format!("{:.1} MB", k as f64 / 1024.0));
-    println!("items: {items}, chunksize: {chunksize}, workers: 2, elapsed: {:.2} s", elapsed.as_secs_f64());
+    let kib = |v: Option<u64>| {
+        v.map_or("unknown".to_string(), |k| {
+            format!("{:.1} MB", k as f64 / 1024.0)
+        })
+    };
+    println!(
+        "items: {items}, chunksize: {chunksize}, workers: 2, elapsed: {:.2} s",
+        elapsed.as_secs_f64()
+    );
     println!("sum ok: {}, failed items: {failed}", sum == expected);
     println!("peak RSS before the map: {}", kib(before));
     println!("peak RSS (VmHWM): {}", kib(peak_rss_kib()));
