@@ -39,7 +39,7 @@
 //!
 //! Module map: [`handle`] (the handle's state machine), [`wait`] (waiting on many),
 //! [`executor`] (the trait and `map`), [`task`] (registering functions by name),
-//! [`thread_pool`], [`sequential`], [`error`].
+//! [`thread_pool`], [`sequential`], [`trace`] (timelines), [`error`].
 
 #![deny(missing_docs)]
 
@@ -49,6 +49,7 @@ pub mod handle;
 pub mod sequential;
 pub mod task;
 pub mod thread_pool;
+pub mod trace;
 pub mod wait;
 
 pub use error::{Error, Result};
@@ -59,6 +60,7 @@ pub use handle::{callback_panics, Handle, HandleFuture, Promise, State};
 pub use sequential::Sequential;
 pub use task::{TaskFn, Wire};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
+pub use trace::{TaskEvent, Trace};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen};
 
 #[doc(hidden)]

@@ -23,7 +23,7 @@
 //! order runs it before any worker exits. A job that is never run (its pool vanished) resolves as
 //! `Shutdown` through its promise's drop (handle rule 4).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -36,6 +36,7 @@ use crate::error::{panic_message, Error, Result};
 use crate::executor::{ChunkHandle, Executor, Map};
 use crate::handle::{Handle, Promise};
 use crate::task::{run_each, TaskFn, Wire};
+use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
 
 /// A queued unit of work, type-erased.
 trait Job: Send {
@@ -48,6 +49,15 @@ trait Job: Send {
 struct TaskJob<F, T: Send + 'static> {
     f: F,
     promise: Promise<T>,
+    traced: Option<Traced>,
+}
+
+/// What a traced job remembers from its submission.
+struct Traced {
+    trace: Arc<Trace>,
+    id: u64,
+    label: &'static str,
+    submitted: Instant,
 }
 
 impl<F, T> Job for TaskJob<F, T>
@@ -56,10 +66,29 @@ where
     T: Send + 'static,
 {
     fn run(self: Box<Self>) {
-        let TaskJob { f, promise } = *self;
+        let TaskJob { f, promise, traced } = *self;
         if promise.start() {
+            let started = traced.as_ref().map(|_| Instant::now());
             let outcome =
                 catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+            if let (Some(t), Some(started)) = (traced, started) {
+                let worker = WORKER_INDEX.with(|i| i.get());
+                t.trace.record(
+                    worker,
+                    TaskEvent {
+                        id: t.id,
+                        label: t.label.to_owned(),
+                        worker: TraceWorker::Thread(worker),
+                        submitted: t.trace.offset(t.submitted),
+                        started: t.trace.offset(started),
+                        finished: t.trace.offset(Instant::now()),
+                        outcome: match &outcome {
+                            Ok(_) => Outcome::Ok,
+                            Err(e) => Outcome::Failed(e.to_string()),
+                        },
+                    },
+                );
+            }
             promise.complete(outcome);
         }
     }
@@ -86,6 +115,7 @@ struct Shared {
     gate: AtomicUsize,
     broken: OnceLock<String>,
     workers: usize,
+    trace: Option<Arc<Trace>>,
 }
 
 impl Shared {
@@ -134,6 +164,8 @@ impl Shared {
 thread_local! {
     /// The pool whose worker this thread is, if any.
     static WORKER_OF: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    /// This worker's index in its pool (for traces).
+    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Whether the current thread is a [`ThreadPool`] worker.
@@ -204,6 +236,7 @@ pub struct ThreadPoolBuilder {
     thread_name: String,
     stack_size: Option<usize>,
     initializer: Option<Initializer>,
+    trace: bool,
 }
 
 impl ThreadPoolBuilder {
@@ -236,6 +269,12 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Records a timeline of every task (see [`Trace`]); off by default.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
     /// Starts the workers.
     pub fn build(self) -> Result<ThreadPool> {
         let workers = match self.workers {
@@ -254,6 +293,7 @@ impl ThreadPoolBuilder {
             gate: AtomicUsize::new(0),
             broken: OnceLock::new(),
             workers,
+            trace: self.trace.then(|| Arc::new(Trace::new(workers))),
         });
         let mut threads = Vec::with_capacity(workers);
         for index in 0..workers {
@@ -264,7 +304,7 @@ impl ThreadPoolBuilder {
             }
             let worker_shared = shared.clone();
             let init = self.initializer.clone();
-            let spawned = builder.spawn(move || worker_loop(worker_shared, init));
+            let spawned = builder.spawn(move || worker_loop(worker_shared, init, index));
             match spawned {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
@@ -286,7 +326,8 @@ impl ThreadPoolBuilder {
     }
 }
 
-fn worker_loop(shared: Arc<Shared>, init: Option<Initializer>) {
+fn worker_loop(shared: Arc<Shared>, init: Option<Initializer>, index: usize) {
+    WORKER_INDEX.with(|i| i.set(index));
     if let Some(init) = init {
         let failure = match catch_unwind(AssertUnwindSafe(|| init())) {
             Ok(Ok(())) => None,
@@ -339,6 +380,7 @@ impl ThreadPool {
             thread_name: "concur".into(),
             stack_size: None,
             initializer: None,
+            trace: false,
         }
     }
 
@@ -354,9 +396,28 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.submit_labeled("closure", f)
+    }
+
+    fn submit_labeled<T, F>(&self, label: &'static str, f: F) -> Result<Handle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let (promise, handle) = Promise::new();
-        self.shared.push(Box::new(TaskJob { f, promise }))?;
+        let traced = self.shared.trace.as_ref().map(|trace| Traced {
+            trace: trace.clone(),
+            id: trace.next_id(),
+            label,
+            submitted: Instant::now(),
+        });
+        self.shared.push(Box::new(TaskJob { f, promise, traced }))?;
         Ok(handle)
+    }
+
+    /// The timeline recorder, if the pool was built with [`ThreadPoolBuilder::trace`].
+    pub fn trace(&self) -> Option<&Arc<Trace>> {
+        self.shared.trace.as_ref()
     }
 
     /// `f` over every input, results in input order: lazy, bounded and chunked (see [`Map`]).
@@ -454,7 +515,7 @@ impl Executor for ThreadPool {
         task: &'static TaskFn<I, O>,
         input: I,
     ) -> Result<Handle<O>> {
-        self.submit(move || task.call(input))
+        self.submit_labeled(task.name(), move || task.call(input))
     }
 
     fn submit_chunk<I: Wire, O: Wire>(
@@ -462,6 +523,6 @@ impl Executor for ThreadPool {
         task: &'static TaskFn<I, O>,
         inputs: Vec<I>,
     ) -> Result<ChunkHandle<O>> {
-        self.submit(move || run_each(inputs, |x| task.call(x)))
+        self.submit_labeled(task.name(), move || run_each(inputs, |x| task.call(x)))
     }
 }
