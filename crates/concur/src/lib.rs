@@ -63,6 +63,11 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 pub use trace::{TaskEvent, Trace};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen};
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
