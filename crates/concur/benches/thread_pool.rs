@@ -11,7 +11,8 @@
 //!   crossbeam's, the one concur itself uses.
 //! - `map_1m`: a chunked map of a cheap function over 1,000,000 lazily generated `u64`s:
 //!   concur's `map` (closure) and `map_task` (registered task), chunks of 1,024, against rayon's
-//!   `par_iter` over the same range.
+//!   `par_iter` over the same range, reduced in parallel (`par_iter`) or collected in input order
+//!   and summed by the caller as concur's `map` is (`par_iter_collect`).
 //!
 //! Goals (issue 2): concur ≤ 1.5× rayon per task, ≤ 1/10 of tokio's `spawn_blocking`.
 
@@ -177,6 +178,15 @@ fn map(c: &mut Criterion) {
         b.iter(|| {
             let sum: u64 = rayon_pool.install(|| (0..MAP_ITEMS).into_par_iter().map(triple).sum());
             assert_eq!(sum, MAP_SUM);
+        })
+    });
+
+    // Like concur's `map`, hands every result to the caller in input order, then sums there.
+    group.bench_function("rayon/par_iter_collect", |b| {
+        b.iter(|| {
+            let results: Vec<u64> =
+                rayon_pool.install(|| (0..MAP_ITEMS).into_par_iter().map(triple).collect());
+            assert_eq!(results.into_iter().sum::<u64>(), MAP_SUM);
         })
     });
     group.finish();
