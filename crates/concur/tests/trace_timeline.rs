@@ -14,7 +14,11 @@ concur::task! { static NAP: fn(u64) -> u64 = nap; }
 
 #[test]
 fn every_task_is_one_event_on_its_worker() {
-    let pool = ThreadPool::builder().workers(2).trace(true).build().unwrap();
+    let pool = ThreadPool::builder()
+        .workers(2)
+        .trace(true)
+        .build()
+        .unwrap();
     let handles: Vec<_> = (0..6).map(|_| pool.submit_task(&NAP, 5).unwrap()).collect();
     let bad = pool.submit(|| -> u8 { panic!("traced failure") }).unwrap();
     handles.iter().for_each(|h| h.wait());
@@ -24,7 +28,9 @@ fn every_task_is_one_event_on_its_worker() {
     let ids: HashSet<u64> = events.iter().map(|e| e.id).collect();
     assert_eq!(ids.len(), 7, "each task recorded once");
     let workers: HashSet<Worker> = events.iter().map(|e| e.worker).collect();
-    assert!(workers.iter().all(|w| matches!(w, Worker::Thread(0) | Worker::Thread(1))));
+    assert!(workers
+        .iter()
+        .all(|w| matches!(w, Worker::Thread(0) | Worker::Thread(1))));
     for e in &events {
         assert!(e.submitted <= e.started && e.started <= e.finished);
         if e.label == NAP.name() {
@@ -32,7 +38,10 @@ fn every_task_is_one_event_on_its_worker() {
             assert_eq!(e.outcome, Outcome::Ok);
         } else {
             assert_eq!(e.label, "closure");
-            assert_eq!(e.outcome, Outcome::Failed("task panicked: traced failure".into()));
+            assert_eq!(
+                e.outcome,
+                Outcome::Failed("task panicked: traced failure".into())
+            );
         }
     }
     // Tasks on the same worker never overlap.
@@ -45,10 +54,19 @@ fn every_task_is_one_event_on_its_worker() {
 
 #[test]
 fn chrome_json_is_valid_and_complete() {
-    let pool = ThreadPool::builder().workers(2).trace(true).build().unwrap();
-    let sum: u64 = pool.map_task(&NAP, [1, 2, 3, 4]).chunksize(2).map(Result::unwrap).sum();
+    let pool = ThreadPool::builder()
+        .workers(2)
+        .trace(true)
+        .build()
+        .unwrap();
+    let sum: u64 = pool
+        .map_task(&NAP, [1, 2, 3, 4])
+        .chunksize(2)
+        .map(Result::unwrap)
+        .sum();
     assert_eq!(sum, 10);
-    let json: serde_json::Value = serde_json::from_str(&pool.trace().unwrap().to_chrome_json()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&pool.trace().unwrap().to_chrome_json()).unwrap();
     let events = json["traceEvents"].as_array().unwrap();
     let tasks: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
     assert_eq!(tasks.len(), 2, "two chunks");
