@@ -162,7 +162,9 @@ def run(args, command, key, task, inputs, to_json, to_line):
     with make_executor(args) as executor:
         work_started = time.perf_counter()
         futures = {executor.submit(task, *arguments): i for i, (_, arguments) in enumerate(inputs)}
-        for future in cf.as_completed(futures) if args.as_completed else list(futures):
+        # Inline tasks finish in submission order, which cf.as_completed (a set) would scramble.
+        completion_order = args.as_completed and not isinstance(executor, InlineExecutor)
+        for future in cf.as_completed(futures) if completion_order else list(futures):
             i = futures[future]
             try:
                 results[i] = future.result()

@@ -47,19 +47,54 @@ fn short<M: criterion::measurement::Measurement>(group: &mut BenchmarkGroup<'_, 
         .measurement_time(Duration::from_secs(4));
 }
 
-/// Receives `n` values from a channel and sums them.
-fn drain(rx: &crossbeam_channel::Receiver<u64>, n: u64) -> u64 {
-    (0..n)
+/// One no-op task of the channel-based baselines: sends its input back to the submitter.
+struct SendBack {
+    tx: crossbeam_channel::Sender<u64>,
+    i: u64,
+}
+
+impl SendBack {
+    fn run(self) {
+        let _ = self.tx.send(black_box(self.i));
+    }
+}
+
+/// Hands `TASKS` [`SendBack`] tasks to `spawn` (which runs each on a pool), then receives every
+/// result; returns their sum.
+fn spawn_and_drain(spawn: impl Fn(SendBack)) -> u64 {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..TASKS {
+        spawn(SendBack { tx: tx.clone(), i });
+    }
+    (0..TASKS)
         .map(|_| rx.recv().expect("a worker dropped its sender"))
         .sum()
 }
 
-fn noop(c: &mut Criterion) {
+/// A concur pool and a rayon pool, `WORKERS` threads each.
+fn concur_and_rayon() -> (concur::ThreadPool, rayon::ThreadPool) {
     let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
     let rayon_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(WORKERS)
         .build()
         .expect("rayon pool");
+    (concur_pool, rayon_pool)
+}
+
+/// Submits `TASKS` no-ops to a concur pool; their handles in submission order.
+fn submit_all(pool: &concur::ThreadPool) -> Vec<concur::Handle<u64>> {
+    (0..TASKS)
+        .map(|i| pool.submit(move || black_box(i)).expect("submit"))
+        .collect()
+}
+
+/// Drives a concur `map` in chunks of `CHUNK` and sums its results in the caller.
+fn chunked_sum<It: Iterator>(map: concur::Map<'_, It, u64>) -> u64 {
+    map.chunksize(CHUNK).map(|r| r.expect("triple")).sum()
+}
+
+fn noop(c: &mut Criterion) {
+    let (concur_pool, rayon_pool) = concur_and_rayon();
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .max_blocking_threads(WORKERS)
@@ -73,9 +108,7 @@ fn noop(c: &mut Criterion) {
 
     group.bench_function("concur/submit_result", |b| {
         b.iter(|| {
-            let handles: Vec<_> = (0..TASKS)
-                .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
-                .collect();
+            let handles = submit_all(&concur_pool);
             let sum: u64 = handles
                 .into_iter()
                 .map(|h| h.into_result().expect("no-op"))
@@ -86,9 +119,7 @@ fn noop(c: &mut Criterion) {
 
     group.bench_function("concur/as_completed", |b| {
         b.iter(|| {
-            let handles: Vec<_> = (0..TASKS)
-                .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
-                .collect();
+            let handles = submit_all(&concur_pool);
             let sum: u64 = as_completed(handles, None)
                 .map(|h| h.expect("no timeout").into_result().expect("no-op"))
                 .sum();
@@ -98,14 +129,8 @@ fn noop(c: &mut Criterion) {
 
     group.bench_function("rayon/spawn_channel", |b| {
         b.iter(|| {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            for i in 0..TASKS {
-                let tx = tx.clone();
-                rayon_pool.spawn(move || {
-                    let _ = tx.send(black_box(i));
-                });
-            }
-            assert_eq!(drain(&rx, TASKS), NOOP_SUM);
+            let sum = spawn_and_drain(|task| rayon_pool.spawn(move || task.run()));
+            assert_eq!(sum, NOOP_SUM);
         })
     });
 
@@ -128,49 +153,30 @@ fn noop(c: &mut Criterion) {
 
     group.bench_function("threadpool/execute_channel", |b| {
         b.iter(|| {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            for i in 0..TASKS {
-                let tx = tx.clone();
-                threadpool_pool.execute(move || {
-                    let _ = tx.send(black_box(i));
-                });
-            }
-            assert_eq!(drain(&rx, TASKS), NOOP_SUM);
+            let sum = spawn_and_drain(|task| threadpool_pool.execute(move || task.run()));
+            assert_eq!(sum, NOOP_SUM);
         })
     });
     group.finish();
 }
 
 fn map(c: &mut Criterion) {
-    let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
-    let rayon_pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(WORKERS)
-        .build()
-        .expect("rayon pool");
+    let (concur_pool, rayon_pool) = concur_and_rayon();
 
     let mut group = c.benchmark_group("map_1m");
     short(&mut group);
     group.throughput(Throughput::Elements(MAP_ITEMS));
 
     group.bench_function("concur/map_chunk1024", |b| {
-        b.iter(|| {
-            let sum: u64 = concur_pool
-                .map(triple, 0..MAP_ITEMS)
-                .chunksize(CHUNK)
-                .map(|r| r.expect("triple"))
-                .sum();
-            assert_eq!(sum, MAP_SUM);
-        })
+        b.iter(|| assert_eq!(chunked_sum(concur_pool.map(triple, 0..MAP_ITEMS)), MAP_SUM))
     });
 
     group.bench_function("concur/map_task_chunk1024", |b| {
         b.iter(|| {
-            let sum: u64 = concur_pool
-                .map_task(&TRIPLE, 0..MAP_ITEMS)
-                .chunksize(CHUNK)
-                .map(|r| r.expect("triple"))
-                .sum();
-            assert_eq!(sum, MAP_SUM);
+            assert_eq!(
+                chunked_sum(concur_pool.map_task(&TRIPLE, 0..MAP_ITEMS)),
+                MAP_SUM
+            )
         })
     });
 
