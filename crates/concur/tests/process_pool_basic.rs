@@ -54,9 +54,16 @@ fn submit_and_map_run_in_other_processes() {
     let pool = ProcessPool::new(2).unwrap();
     assert_eq!(pool.workers(), 2);
     assert_eq!(pool.submit_task(&SQUARE, 12).unwrap().result(), Ok(144));
-    let squares: Vec<u64> = pool.map_task(&SQUARE, 0..1000).chunksize(64).map(Result::unwrap).collect();
+    let squares: Vec<u64> = pool
+        .map_task(&SQUARE, 0..1000)
+        .chunksize(64)
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(squares, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
-    let mut unordered: Vec<u64> = pool.map_task_unordered(&SQUARE, 0..100).map(Result::unwrap).collect();
+    let mut unordered: Vec<u64> = pool
+        .map_task_unordered(&SQUARE, 0..100)
+        .map(Result::unwrap)
+        .collect();
     unordered.sort_unstable();
     assert_eq!(unordered, (0..100u64).map(|x| x * x).collect::<Vec<_>>());
 
@@ -70,7 +77,10 @@ fn a_panic_with_a_non_string_payload_fails_only_its_item() {
     let pool = ProcessPool::new(1).unwrap();
     let out: Vec<_> = pool.map_task(&ODD_PANIC, 0..4).chunksize(4).collect();
     assert_eq!(out[0], Ok(0));
-    assert_eq!(out[1], Err(Error::Panicked("panic payload is not a string".into())));
+    assert_eq!(
+        out[1],
+        Err(Error::Panicked("panic payload is not a string".into()))
+    );
     assert_eq!(out[2], Ok(2));
     assert!(out[3].is_err());
     // The worker survived: a panic is not a crash.
@@ -82,10 +92,19 @@ fn a_panic_with_a_non_string_payload_fails_only_its_item() {
 #[test]
 fn an_unregistered_task_is_an_error_never_a_hang() {
     let pool = ProcessPool::new(1).unwrap();
-    let err = pool.submit_task(&NOT_REGISTERED, 3).unwrap().result().unwrap_err();
-    assert_eq!(err, Error::Unregistered("process_pool_basic::NOT_REGISTERED".into()));
+    let err = pool
+        .submit_task(&NOT_REGISTERED, 3)
+        .unwrap()
+        .result()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Unregistered("process_pool_basic::NOT_REGISTERED".into())
+    );
     let items: Vec<_> = pool.map_task(&NOT_REGISTERED, 0..3).collect();
-    assert!(items.iter().all(|r| matches!(r, Err(Error::Unregistered(_)))));
+    assert!(items
+        .iter()
+        .all(|r| matches!(r, Err(Error::Unregistered(_)))));
     assert_eq!(pool.submit_task(&SQUARE, 3).unwrap().result(), Ok(9));
 }
 
@@ -94,7 +113,11 @@ fn a_100_mb_argument_and_result_cross_intact() {
     let pool = ProcessPool::new(1).unwrap();
     // A String travels as one block of bytes, so this stays quick even in a debug build.
     let big = "abcdefghij".repeat(10 * 1024 * 1024);
-    let back = pool.submit_task(&SHOUT, big.clone()).unwrap().into_result().unwrap();
+    let back = pool
+        .submit_task(&SHOUT, big.clone())
+        .unwrap()
+        .into_result()
+        .unwrap();
     assert_eq!(back.len(), 100 * 1024 * 1024);
     assert!(back == big.to_ascii_uppercase());
 }
@@ -106,8 +129,14 @@ fn the_initializer_runs_in_every_worker() {
         .initializer(&SET_MARKER, "warm".to_string())
         .build()
         .unwrap();
-    let seen: Vec<_> = pool.map_task(&ENV_MARKER, vec![(); 20]).map(Result::unwrap).collect();
-    assert!(seen.iter().all(|s| s.as_deref() == Some("warm")), "{seen:?}");
+    let seen: Vec<_> = pool
+        .map_task(&ENV_MARKER, vec![(); 20])
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        seen.iter().all(|s| s.as_deref() == Some("warm")),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -118,13 +147,22 @@ fn a_failing_initializer_breaks_the_pool_with_its_message() {
         .build()
         .err()
         .expect("a pool whose initializer fails does not build");
-    assert!(err.to_string().contains("cannot open Frankenstein.txt"), "{err}");
+    assert!(
+        err.to_string().contains("cannot open Frankenstein.txt"),
+        "{err}"
+    );
 }
 
 #[test]
 fn max_tasks_per_child_replaces_workers() {
-    let pool = ProcessPool::builder().workers(1).max_tasks_per_child(2).build().unwrap();
-    let pids: Vec<u32> = (0..6).map(|_| pool.submit_task(&PID, ()).unwrap().result().unwrap()).collect();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..6)
+        .map(|_| pool.submit_task(&PID, ()).unwrap().result().unwrap())
+        .collect();
     let distinct: HashSet<_> = pids.iter().collect();
     assert_eq!(distinct.len(), 3, "{pids:?}");
     assert_eq!(pids[0], pids[1]);

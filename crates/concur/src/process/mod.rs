@@ -236,14 +236,21 @@ impl Shared {
             slot.running = Some((seq, work));
             if let Some(timeout) = self.config.task_timeout {
                 let at = Instant::now() + timeout;
-                let _ = self.orders.send(Order::Deadline { at, wid, seq, timeout });
+                let _ = self.orders.send(Order::Deadline {
+                    at,
+                    wid,
+                    seq,
+                    timeout,
+                });
             }
         }
     }
 
     /// Worker `wid` can take work: make it idle and dispatch, or let it go if none will come.
     fn make_idle(self: &Arc<Self>, st: &mut State, wid: u64, outbox: &mut Outbox) {
-        let Some(slot) = st.slots.get(&wid) else { return };
+        let Some(slot) = st.slots.get(&wid) else {
+            return;
+        };
         if slot.kill.is_some() || slot.dying {
             return;
         }
@@ -319,7 +326,11 @@ impl Shared {
         let slot = st.slots.get_mut(&wid)?;
         let (_, work) = slot.running.take()?;
         slot.tasks += 1;
-        if self.config.max_tasks_per_child.is_some_and(|max| slot.tasks >= max) {
+        if self
+            .config
+            .max_tasks_per_child
+            .is_some_and(|max| slot.tasks >= max)
+        {
             slot.kill.get_or_insert(Kill::Retired);
             outbox.push((slot.io.clone(), None));
         } else {
@@ -332,20 +343,24 @@ impl Shared {
     fn kill_running(&self, wid: u64, seq: u64, why: Kill) {
         let mut st = self.lock();
         if let Some(slot) = st.slots.get_mut(&wid) {
-            if !slot.dying && slot.kill.is_none() && slot.running.as_ref().is_some_and(|r| r.0 == seq) {
+            if !slot.dying
+                && slot.kill.is_none()
+                && slot.running.as_ref().is_some_and(|r| r.0 == seq)
+            {
                 slot.kill = Some(why);
                 supervisor::kill(slot.pid);
             }
         }
     }
 
-    /// Kills `wid` whatever it runs (it broke the protocol).
-    fn kill_worker(&self, wid: u64, why: Kill) {
+    /// Kills `wid` whatever it runs: its channel ended (`why` is `None`; a process that already
+    /// exited keeps its exit status) or it broke the protocol.
+    fn kill_worker(&self, wid: u64, why: Option<Kill>) {
         let mut st = self.lock();
         if let Some(slot) = st.slots.get_mut(&wid) {
             if !slot.dying {
                 if slot.kill.is_none() {
-                    slot.kill = Some(why);
+                    slot.kill = why;
                 }
                 supervisor::kill(slot.pid);
             }
@@ -366,7 +381,9 @@ impl Shared {
         let mut failed = Vec::new();
         {
             let mut st = self.lock();
-            let Some(mut slot) = st.slots.remove(&wid) else { return };
+            let Some(mut slot) = st.slots.remove(&wid) else {
+                return;
+            };
             let wanted = st.broken.is_none() && !(st.closed && st.queue.is_empty());
             if !slot.ready {
                 if let (Some(Kill::Protocol(why)), true) = (&slot.kill, wanted) {
@@ -389,8 +406,14 @@ impl Shared {
                     let error = match slot.kill.take() {
                         Some(Kill::Timeout(timeout)) => Some(Error::TaskTimeout { pid, timeout }),
                         Some(Kill::Cancelled) => Some(Error::Cancelled),
-                        Some(Kill::Protocol(why)) => Some(Error::Wire(format!("worker process {pid}: {why}"))),
-                        Some(Kill::Retired) | None if work.retries < self.config.max_retries && !work.job.is_done() => None,
+                        Some(Kill::Protocol(why)) => {
+                            Some(Error::Wire(format!("worker process {pid}: {why}")))
+                        }
+                        Some(Kill::Retired) | None
+                            if work.retries < self.config.max_retries && !work.job.is_done() =>
+                        {
+                            None
+                        }
                         Some(Kill::Retired) | None => Some(Error::WorkerDied { pid, cause }),
                     };
                     match error {
@@ -422,7 +445,10 @@ impl Shared {
                 outbox.push((slot.io.clone(), None));
             }
         }
-        st.queue.drain(..).map(|w| (w, Error::Broken(why.clone()))).collect()
+        st.queue
+            .drain(..)
+            .map(|w| (w, Error::Broken(why.clone())))
+            .collect()
     }
 
     fn break_pool(&self, why: String) {
@@ -506,7 +532,12 @@ impl ProcessPoolBuilder {
     ) -> Self {
         let encoded = postcard::to_stdvec(&vec![arg])
             .map(|bytes| (init.name(), bytes))
-            .map_err(|e| Error::Wire(format!("encoding the argument of initializer `{}`: {e}", init.name())));
+            .map_err(|e| {
+                Error::Wire(format!(
+                    "encoding the argument of initializer `{}`: {e}",
+                    init.name()
+                ))
+            });
         self.initializer = Some(encoded);
         self
     }
@@ -539,15 +570,24 @@ impl ProcessPoolBuilder {
             ));
         }
         let workers = match self.workers {
-            Some(0) => return Err(Error::Config("a process pool needs at least one worker".into())),
+            Some(0) => {
+                return Err(Error::Config(
+                    "a process pool needs at least one worker".into(),
+                ))
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         if self.max_tasks_per_child == Some(0) {
-            return Err(Error::Config("max_tasks_per_child must be at least 1".into()));
+            return Err(Error::Config(
+                "max_tasks_per_child must be at least 1".into(),
+            ));
         }
-        let program = std::env::current_exe()
-            .map_err(|e| Error::Config(format!("cannot find this program's executable to start workers: {e}")))?;
+        let program = std::env::current_exe().map_err(|e| {
+            Error::Config(format!(
+                "cannot find this program's executable to start workers: {e}"
+            ))
+        })?;
         let (orders, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -597,7 +637,11 @@ impl ProcessPoolBuilder {
             if st.slots.values().filter(|s| s.ready).count() >= workers {
                 break;
             }
-            st = pool.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = pool
+                .shared
+                .changed
+                .wait(st)
+                .unwrap_or_else(|e| e.into_inner());
         }
         drop(st);
         Ok(pool)
@@ -653,9 +697,16 @@ impl ProcessPool {
         }
     }
 
-    /// The process ids of the live workers, in no particular order.
+    /// The process ids of the live workers that have finished their handshake, in no particular
+    /// order.
     pub fn pids(&self) -> Vec<u32> {
-        self.shared.lock().slots.values().filter(|s| !s.dying).map(|s| s.pid).collect()
+        self.shared
+            .lock()
+            .slots
+            .values()
+            .filter(|s| s.ready && !s.dying)
+            .map(|s| s.pid)
+            .collect()
     }
 
     /// Stops accepting work (later submits are `Err(Shutdown)`). With `cancel_pending`, queued
@@ -667,10 +718,18 @@ impl ProcessPool {
         let cancelled: Vec<Work> = {
             let mut st = self.shared.lock();
             st.closed = true;
-            let cancelled = if cancel_pending { st.queue.drain(..).collect() } else { Vec::new() };
+            let cancelled = if cancel_pending {
+                st.queue.drain(..).collect()
+            } else {
+                Vec::new()
+            };
             if st.queue.is_empty() {
                 let idle = std::mem::take(&mut st.idle);
-                outbox.extend(idle.iter().filter_map(|w| st.slots.get(w)).map(|s| (s.io.clone(), None)));
+                outbox.extend(
+                    idle.iter()
+                        .filter_map(|w| st.slots.get(w))
+                        .map(|s| (s.io.clone(), None)),
+                );
             }
             cancelled
         };
@@ -684,11 +743,19 @@ impl ProcessPool {
         {
             let mut st = self.shared.lock();
             while !(st.slots.is_empty() && st.spawning == 0) {
-                st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = self
+                    .shared
+                    .changed
+                    .wait(st)
+                    .unwrap_or_else(|e| e.into_inner());
             }
         }
         let _ = self.shared.orders.send(Order::Stop);
-        let supervisor = self.supervisor.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let supervisor = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(supervisor) = supervisor {
             let _ = supervisor.join();
         }
@@ -720,13 +787,17 @@ impl Drop for ProcessPool {
 
 /// Encodes a chunk's inputs, naming the task on failure.
 fn encode<I: Wire>(task: &str, inputs: &[I]) -> Result<Vec<u8>> {
-    postcard::to_stdvec(inputs).map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
+    postcard::to_stdvec(inputs)
+        .map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
 }
 
 /// Decodes a worker's results for a chunk of `len` inputs.
 fn decode<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
-    let results: Vec<Result<O>> = postcard::from_bytes(payload)
-        .map_err(|e| Error::Wire(format!("decoding the results of `{task}` from a worker: {e}")))?;
+    let results: Vec<Result<O>> = postcard::from_bytes(payload).map_err(|e| {
+        Error::Wire(format!(
+            "decoding the results of `{task}` from a worker: {e}"
+        ))
+    })?;
     if results.len() != len {
         return Err(Error::Wire(format!(
             "a worker returned {} results of `{task}` for {len} inputs",
@@ -741,11 +812,17 @@ impl Executor for ProcessPool {
         self.shared.config.workers
     }
 
-    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>> {
+    fn submit_task<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        input: I,
+    ) -> Result<Handle<O>> {
         let name = task.name();
         let payload = encode(name, &[input])?;
         self.submit_work(name, payload, move |bytes| {
-            decode::<O>(name, bytes, 1)?.pop().expect("one result checked")
+            decode::<O>(name, bytes, 1)?
+                .pop()
+                .expect("one result checked")
         })
     }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::wire::{self, ToParent, ToWorker};
+use super::wire::{self, FrameError, ToParent, ToWorker};
 use super::worker::{TEST_ENTRY, WORKER_FD_ENV};
 use super::{Kill, Outbox, Shared, Slot};
 use crate::error::{Error, Result};
@@ -56,7 +56,7 @@ pub(super) enum Order {
 struct Due(std::cmp::Reverse<Instant>, u64, u64, Duration);
 
 /// How many workers in a row may die before their handshake before the pool gives up.
-const STARTUP_ATTEMPTS: u32 = 5;
+const STARTUP_ATTEMPTS: u32 = 10;
 
 /// The supervisor thread's loop.
 pub(super) fn supervise(shared: Arc<Shared>, orders: Receiver<Order>) {
@@ -74,7 +74,12 @@ pub(super) fn supervise(shared: Arc<Shared>, orders: Receiver<Order>) {
                     watchers.push(w);
                 }
             }
-            Ok(Order::Deadline { at, wid, seq, timeout }) => due.push(Due(std::cmp::Reverse(at), wid, seq, timeout)),
+            Ok(Order::Deadline {
+                at,
+                wid,
+                seq,
+                timeout,
+            }) => due.push(Due(std::cmp::Reverse(at), wid, seq, timeout)),
             Ok(Order::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
@@ -150,12 +155,18 @@ fn watch(shared: Arc<Shared>, wid: u64, mut child: Child, io: Arc<UnixStream>) {
     super::POOL_THREAD.with(|p| p.set(true));
     let pid = child.id();
     let end = match io.try_clone() {
-        Ok(stream) => serve(&shared, wid, pid, BufReader::with_capacity(64 * 1024, stream)),
-        Err(e) => Err(Error::Wire(format!("cloning the channel of worker {pid}: {e}"))),
+        Ok(stream) => serve(
+            &shared,
+            wid,
+            pid,
+            BufReader::with_capacity(64 * 1024, stream),
+        ),
+        Err(e) => Err(Error::Wire(format!(
+            "cloning the channel of worker {pid}: {e}"
+        ))),
     };
-    if let Err(e) = &end {
-        shared.kill_worker(wid, Kill::Protocol(e.to_string()));
-    }
+    // Make sure it is gone before waiting for it: it may have closed its end and gone on living.
+    shared.kill_worker(wid, end.err().map(|e| Kill::Protocol(e.to_string())));
     shared.mark_dying(wid);
     // Rule 1: `dying` is set, nobody signals this pid any more; reaping now is safe.
     let status = loop {
@@ -169,8 +180,32 @@ fn watch(shared: Arc<Shared>, wid: u64, mut child: Child, io: Arc<UnixStream>) {
     shared.worker_gone(wid, pid, cause, status.and_then(|s| s.signal()).is_some());
 }
 
-/// Handshake, then the reply loop. `Ok` when the worker closed the channel between frames.
-fn serve(shared: &Arc<Shared>, wid: u64, pid: u32, mut reader: BufReader<UnixStream>) -> Result<()> {
+/// Reads the next frame from worker `pid`. `Ok(false)` when the channel ended or broke: the worker
+/// is gone or going, and its exit status will say why. A timeout or an invalid frame is an error.
+fn next_frame(
+    reader: &mut BufReader<UnixStream>,
+    max: usize,
+    frame: &mut Vec<u8>,
+    pid: u32,
+) -> Result<bool> {
+    match wire::read_frame(reader, max, frame) {
+        Ok(more) => Ok(more),
+        Err(FrameError::Ended(_)) => Ok(false),
+        Err(FrameError::TimedOut) => Err(Error::Wire(format!(
+            "worker {pid} did not answer its handshake in time"
+        ))),
+        Err(FrameError::Invalid(why)) => Err(Error::Wire(format!("worker {pid}: {why}"))),
+    }
+}
+
+/// Handshake, then the reply loop. `Ok` when the worker's channel ended; `Err` when the worker
+/// broke the protocol.
+fn serve(
+    shared: &Arc<Shared>,
+    wid: u64,
+    pid: u32,
+    mut reader: BufReader<UnixStream>,
+) -> Result<()> {
     let config = &shared.config;
     let mut frame = Vec::new();
     let set_timeout = |r: &BufReader<UnixStream>, t: Option<Duration>| {
@@ -179,7 +214,7 @@ fn serve(shared: &Arc<Shared>, wid: u64, pid: u32, mut reader: BufReader<UnixStr
             .map_err(|e| Error::Wire(format!("worker {pid}: {e}")))
     };
     set_timeout(&reader, Some(config.handshake_timeout))?;
-    if !wire::read_frame(&mut reader, config.max_frame, &mut frame)? {
+    if !next_frame(&mut reader, config.max_frame, &mut frame, pid)? {
         return Ok(()); // died before saying hello; worker_gone explains
     }
     match wire::decode::<ToParent>(&frame)?.0 {
@@ -190,15 +225,20 @@ fn serve(shared: &Arc<Shared>, wid: u64, pid: u32, mut reader: BufReader<UnixStr
                 wire::PROTOCOL
             )))
         }
-        other => return Err(Error::Wire(format!("worker {pid} began with {other:?} instead of Hello"))),
+        other => {
+            return Err(Error::Wire(format!(
+                "worker {pid} began with {other:?} instead of Hello"
+            )))
+        }
     }
     if let Some((task, arg)) = &config.initializer {
         let io = shared.io(wid);
         if let Some(io) = io {
-            wire::write_frame(&*io, &ToWorker::Init { task }, arg)
-                .map_err(|e| Error::Wire(format!("sending the initializer to worker {pid}: {e}")))?;
+            wire::write_frame(&*io, &ToWorker::Init { task }, arg).map_err(|e| {
+                Error::Wire(format!("sending the initializer to worker {pid}: {e}"))
+            })?;
         }
-        if !wire::read_frame(&mut reader, config.max_frame, &mut frame)? {
+        if !next_frame(&mut reader, config.max_frame, &mut frame, pid)? {
             return Ok(());
         }
         match wire::decode::<ToParent>(&frame)?.0 {
@@ -207,23 +247,33 @@ fn serve(shared: &Arc<Shared>, wid: u64, pid: u32, mut reader: BufReader<UnixStr
                 shared.break_pool(format!("worker process {pid}: {message}"));
                 return Ok(());
             }
-            other => return Err(Error::Wire(format!("worker {pid} answered {other:?} to its initializer"))),
+            other => {
+                return Err(Error::Wire(format!(
+                    "worker {pid} answered {other:?} to its initializer"
+                )))
+            }
         }
     }
     set_timeout(&reader, None)?;
     shared.flush(shared.ready(wid));
     loop {
-        if !wire::read_frame(&mut reader, config.max_frame, &mut frame)? {
+        if !next_frame(&mut reader, config.max_frame, &mut frame, pid)? {
             return Ok(());
         }
         let (reply, payload) = wire::decode::<ToParent>(&frame)?;
         let outcome = match reply {
             ToParent::Done => Ok(payload),
             ToParent::Failed { error } => Err(error),
-            other => return Err(Error::Wire(format!("worker {pid} sent {other:?} while running a task"))),
+            other => {
+                return Err(Error::Wire(format!(
+                    "worker {pid} sent {other:?} while running a task"
+                )))
+            }
         };
         let (job, outbox) = shared.finished(wid).ok_or_else(|| {
-            Error::Wire(format!("worker {pid} sent a result while it was running no task"))
+            Error::Wire(format!(
+                "worker {pid} sent a result while it was running no task"
+            ))
         })?;
         shared.flush(outbox);
         match outcome {
@@ -257,7 +307,11 @@ pub fn describe_status(status: ExitStatus) -> String {
         (None, Some(sig)) => format!(
             "killed by signal {sig} ({}){}",
             signal_name(sig),
-            if status.core_dumped() { ", core dumped" } else { "" }
+            if status.core_dumped() {
+                ", core dumped"
+            } else {
+                ""
+            }
         ),
         (None, None) => format!("ended with {status}"),
     }

@@ -98,23 +98,58 @@ pub fn write_frame<W: Write, H: Serialize>(mut w: W, header: &H, payload: &[u8])
     }
 }
 
+/// Why [`read_frame`] returned no frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The stream broke or ended inside a frame: the peer is gone (or going).
+    Ended(String),
+    /// A read timeout set on the stream ran out.
+    TimedOut,
+    /// The bytes are not a frame this side accepts (too long).
+    Invalid(String),
+}
+
+impl From<FrameError> for Error {
+    fn from(e: FrameError) -> Error {
+        Error::Wire(match e {
+            FrameError::Ended(why) | FrameError::Invalid(why) => why,
+            FrameError::TimedOut => "timed out waiting for a frame".into(),
+        })
+    }
+}
+
+fn io_error(context: &str, e: io::Error) -> FrameError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => FrameError::TimedOut,
+        _ => FrameError::Ended(format!("{context}: {e}")),
+    }
+}
+
 /// Reads one frame into `buf` (header and payload, without the length). `Ok(false)` on a clean
 /// end of stream before the first byte of a frame.
-pub fn read_frame<R: Read>(mut r: R, max_frame: usize, buf: &mut Vec<u8>) -> Result<bool> {
+pub fn read_frame<R: Read>(
+    mut r: R,
+    max_frame: usize,
+    buf: &mut Vec<u8>,
+) -> Result<bool, FrameError> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match r.read(&mut len[got..]) {
             Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => return Err(Error::Wire(format!("stream ended inside a frame length ({got} of 4 bytes)"))),
+            Ok(0) => {
+                return Err(FrameError::Ended(format!(
+                    "stream ended inside a frame length ({got} of 4 bytes)"
+                )))
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Wire(format!("reading a frame length: {e}"))),
+            Err(e) => return Err(io_error("reading a frame length", e)),
         }
     }
     let len = u32::from_le_bytes(len) as usize;
     if len > max_frame {
-        return Err(Error::Wire(format!(
+        return Err(FrameError::Invalid(format!(
             "frame of {len} bytes exceeds the cap of {max_frame} bytes"
         )));
     }
@@ -124,9 +159,9 @@ pub fn read_frame<R: Read>(mut r: R, max_frame: usize, buf: &mut Vec<u8>) -> Res
     let read = r
         .take(len as u64)
         .read_to_end(buf)
-        .map_err(|e| Error::Wire(format!("reading a frame of {len} bytes: {e}")))?;
+        .map_err(|e| io_error(&format!("reading a frame of {len} bytes"), e))?;
     if read != len {
-        return Err(Error::Wire(format!(
+        return Err(FrameError::Ended(format!(
             "stream ended inside a frame: got {read} of {len} bytes"
         )));
     }
@@ -135,7 +170,8 @@ pub fn read_frame<R: Read>(mut r: R, max_frame: usize, buf: &mut Vec<u8>) -> Res
 
 /// Splits a frame read by [`read_frame`] into its header and payload.
 pub fn decode<'a, H: Deserialize<'a>>(frame: &'a [u8]) -> Result<(H, &'a [u8])> {
-    postcard::take_from_bytes(frame).map_err(|e| Error::Wire(format!("undecodable frame header: {e}")))
+    postcard::take_from_bytes(frame)
+        .map_err(|e| Error::Wire(format!("undecodable frame header: {e}")))
 }
 
 #[cfg(test)]
@@ -143,25 +179,51 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn roundtrip<H: Serialize + for<'a> Deserialize<'a> + PartialEq + std::fmt::Debug>(h: H, payload: &[u8]) {
+    /// Writes one frame and reads it back: the frame as `read_frame` returns it.
+    fn through_stream<H: Serialize>(h: &H, payload: &[u8]) -> Vec<u8> {
         let mut stream = Vec::new();
-        write_frame(&mut stream, &h, payload).unwrap();
+        write_frame(&mut stream, h, payload).unwrap();
         let mut r = &stream[..];
         let mut buf = Vec::new();
         assert!(read_frame(&mut r, DEFAULT_MAX_FRAME, &mut buf).unwrap());
-        let (back, rest): (H, _) = decode(&buf).unwrap();
-        assert_eq!(back, h);
-        assert_eq!(rest, payload);
-        assert!(!read_frame(&mut r, DEFAULT_MAX_FRAME, &mut buf).unwrap(), "clean end");
+        assert!(
+            !read_frame(&mut r, DEFAULT_MAX_FRAME, &mut buf).unwrap(),
+            "clean end"
+        );
+        buf
     }
 
     #[test]
     fn frames_roundtrip_small_and_large() {
-        roundtrip(ToWorker::Run { task: "a::B" }, b"xyz");
-        roundtrip(ToWorker::Exit, &[]);
-        roundtrip(ToParent::Done, &vec![7u8; COALESCE + 1]);
-        roundtrip(ToParent::Failed { error: Error::Unregistered("x".into()) }, &[]);
-        roundtrip(ToParent::Hello { protocol: PROTOCOL, pid: 42 }, &[]);
+        let frame = through_stream(&ToWorker::Run { task: "a::B" }, b"xyz");
+        assert_eq!(
+            decode::<ToWorker>(&frame).unwrap(),
+            (ToWorker::Run { task: "a::B" }, &b"xyz"[..])
+        );
+        let frame = through_stream(&ToWorker::Exit, &[]);
+        assert_eq!(
+            decode::<ToWorker>(&frame).unwrap(),
+            (ToWorker::Exit, &[][..])
+        );
+        let big = vec![7u8; COALESCE + 1];
+        let frame = through_stream(&ToParent::Done, &big);
+        assert_eq!(
+            decode::<ToParent>(&frame).unwrap(),
+            (ToParent::Done, &big[..])
+        );
+        let failed = ToParent::Failed {
+            error: Error::Unregistered("x".into()),
+        };
+        let frame = through_stream(&failed, &[]);
+        assert_eq!(decode::<ToParent>(&frame).unwrap().0, failed);
+        let hello = ToParent::Hello {
+            protocol: PROTOCOL,
+            pid: 42,
+        };
+        assert_eq!(
+            decode::<ToParent>(&through_stream(&hello, &[])).unwrap().0,
+            hello
+        );
     }
 
     #[test]
@@ -169,12 +231,18 @@ mod tests {
         let mut stream = Vec::new();
         write_frame(&mut stream, &ToParent::Done, &[1; 100]).unwrap();
         let mut buf = Vec::new();
-        let err = read_frame(&stream[..], 50, &mut buf).unwrap_err();
+        let err = Error::from(read_frame(&stream[..], 50, &mut buf).unwrap_err());
         assert!(err.to_string().contains("exceeds the cap of 50"), "{err}");
         let err = read_frame(&stream[..stream.len() - 1], 1000, &mut buf).unwrap_err();
-        assert!(err.to_string().contains("got 100 of 101"), "{err}");
+        assert!(
+            matches!(&err, FrameError::Ended(why) if why.contains("got 100 of 101")),
+            "{err:?}"
+        );
         let err = read_frame(&stream[..2], 1000, &mut buf).unwrap_err();
-        assert!(err.to_string().contains("2 of 4"), "{err}");
+        assert!(
+            matches!(&err, FrameError::Ended(why) if why.contains("2 of 4")),
+            "{err:?}"
+        );
     }
 
     proptest! {

@@ -40,9 +40,14 @@ pub const TEST_ENTRY: &str = "__concur_worker_entry";
 /// clear error from the pool instead of a hang.
 ///
 /// ```no_run
+/// fn shout(text: String) -> String {
+///     text.to_uppercase()
+/// }
+/// concur::task! { static SHOUT: fn(String) -> String = shout; }
+///
 /// fn main() {
-///     concur::init();
-///     // ... the program, which may create process pools ...
+///     concur::init(); // before anything else: a worker never gets past this line
+///     // ... the program: parse arguments, build process pools, submit SHOUT ...
 /// }
 /// ```
 pub fn init() {
@@ -112,12 +117,10 @@ fn run(fd: i32) -> Result<()> {
                     return Ok(());
                 }
             }
-            ToWorker::Run { task } => {
-                match task::lookup(task).and_then(|t| t.run_chunk(payload)) {
-                    Ok(results) => send(&mut writer, &ToParent::Done, &results)?,
-                    Err(error) => send(&mut writer, &ToParent::Failed { error }, &[])?,
-                }
-            }
+            ToWorker::Run { task } => match task::lookup(task).and_then(|t| t.run_chunk(payload)) {
+                Ok(results) => send(&mut writer, &ToParent::Done, &results)?,
+                Err(error) => send(&mut writer, &ToParent::Failed { error }, &[])?,
+            },
         }
     }
 }

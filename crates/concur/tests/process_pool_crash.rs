@@ -1,0 +1,196 @@
+//! Crash isolation: a worker that dies fails only its own task, with an error naming its pid and
+//! the signal or exit status, and is replaced; timeouts and cancel kill running work.
+
+use std::time::Duration;
+
+use concur::{Error, Executor, ProcessPool};
+
+concur::enable_test_workers!();
+
+fn sleep_ms(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+concur::task! { static SLEEP_MS: fn(u64) -> u32 = sleep_ms; }
+
+fn abort(_: ()) {
+    std::process::abort();
+}
+concur::task! { static ABORT: fn(()) -> () = abort; }
+
+fn segfault(_: ()) {
+    // SAFETY: none; this deliberately writes to an unmapped address to crash the worker with
+    // SIGSEGV, which is what this test is about. The write is volatile so it is not optimised out.
+    unsafe { std::ptr::write_volatile(16 as *mut u8, 1) };
+}
+concur::task! { static SEGFAULT: fn(()) -> () = segfault; }
+
+fn exit_with(code: i32) {
+    std::process::exit(code);
+}
+concur::task! { static EXIT_WITH: fn(i32) -> () = exit_with; }
+
+fn spin(_: ()) {
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+concur::task! { static SPIN: fn(()) -> () = spin; }
+
+fn pid(_: ()) -> u32 {
+    std::process::id()
+}
+concur::task! { static PID: fn(()) -> u32 = pid; }
+
+/// Dies the first time it runs in a fresh pool (a marker file records that it did).
+fn die_once(marker: String) -> u32 {
+    if std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok()
+    {
+        std::process::abort();
+    }
+    std::process::id()
+}
+concur::task! { static DIE_ONCE: fn(String) -> u32 = die_once; }
+
+fn assert_died(err: Error, signal_or_status: &str) -> u32 {
+    match err {
+        Error::WorkerDied { pid, cause } => {
+            assert!(cause.contains(signal_or_status), "{cause}");
+            pid
+        }
+        other => panic!("expected WorkerDied({signal_or_status}), got {other:?}"),
+    }
+}
+
+/// The pool still works, on a replacement worker.
+fn assert_recovered(pool: &ProcessPool, dead: u32) {
+    let alive = pool.submit_task(&PID, ()).unwrap().result().unwrap();
+    assert_ne!(alive, dead);
+    assert!(!pool.pids().contains(&dead));
+}
+
+#[test]
+fn kill_9_of_a_worker_mid_task_fails_only_that_task() {
+    let pool = ProcessPool::new(2).unwrap();
+    let victim = pool.submit_task(&SLEEP_MS, 60_000).unwrap();
+    let bystander = pool.submit_task(&SLEEP_MS, 300).unwrap();
+    while !victim.running() {
+        std::thread::yield_now();
+    }
+    // Which worker runs the victim? The bystander reports its own pid; the victim's is the other.
+    let bystander_pid = bystander.result().unwrap();
+    let victim_pid = *pool.pids().iter().find(|&&p| p != bystander_pid).unwrap();
+    // SAFETY: kill(2) on our own child, which is alive (it is running the victim task).
+    unsafe { libc::kill(victim_pid as i32, libc::SIGKILL) };
+    let pid = assert_died(victim.result().unwrap_err(), "signal 9 (SIGKILL)");
+    assert_eq!(pid, victim_pid);
+    assert_recovered(&pool, victim_pid);
+}
+
+#[test]
+fn a_task_that_aborts_reports_sigabrt() {
+    let pool = ProcessPool::new(1).unwrap();
+    let err = pool.submit_task(&ABORT, ()).unwrap().result().unwrap_err();
+    let dead = assert_died(err, "SIGABRT");
+    assert_recovered(&pool, dead);
+}
+
+#[test]
+fn a_task_that_segfaults_reports_sigsegv() {
+    let pool = ProcessPool::new(1).unwrap();
+    let err = pool
+        .submit_task(&SEGFAULT, ())
+        .unwrap()
+        .result()
+        .unwrap_err();
+    let dead = assert_died(err, "SIGSEGV");
+    assert_recovered(&pool, dead);
+}
+
+#[test]
+fn a_task_that_exits_reports_its_status() {
+    let pool = ProcessPool::new(1).unwrap();
+    let err = pool
+        .submit_task(&EXIT_WITH, 3)
+        .unwrap()
+        .result()
+        .unwrap_err();
+    let dead = assert_died(err, "exited with status 3");
+    assert_recovered(&pool, dead);
+}
+
+#[test]
+fn a_dead_chunk_fails_each_of_its_items_and_spares_other_chunks() {
+    let pool = ProcessPool::new(2).unwrap();
+    let results: Vec<_> = pool
+        .map_task(&EXIT_WITH, [0, 0, 3, 0])
+        .chunksize(2)
+        .collect();
+    // Exit status 0 mid-chunk is still a death: the worker never answered.
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::WorkerDied { .. }))),
+        "{results:?}"
+    );
+    let fine: Vec<_> = pool.map_task(&PID, vec![(); 8]).chunksize(2).collect();
+    assert!(fine.iter().all(Result::is_ok));
+}
+
+#[test]
+fn an_infinite_loop_under_a_timeout_is_killed() {
+    let timeout = Duration::from_millis(200);
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .task_timeout(timeout)
+        .build()
+        .unwrap();
+    let before = pool.pids();
+    let err = pool.submit_task(&SPIN, ()).unwrap().result().unwrap_err();
+    assert_eq!(
+        err,
+        Error::TaskTimeout {
+            pid: before[0],
+            timeout
+        }
+    );
+    assert_recovered(&pool, before[0]);
+}
+
+#[test]
+fn cancel_kills_a_running_task_and_the_pool_goes_on() {
+    let pool = ProcessPool::new(1).unwrap();
+    let running = pool.submit_task(&SPIN, ()).unwrap();
+    let queued = pool.submit_task(&PID, ()).unwrap();
+    while !running.running() {
+        std::thread::yield_now();
+    }
+    let spinner = pool.pids()[0];
+    assert!(running.cancel());
+    assert_eq!(running.result(), Err(Error::Cancelled));
+    // The queued task runs on the replacement.
+    let pid = queued.result().unwrap();
+    assert_ne!(pid, spinner);
+}
+
+#[test]
+fn max_retries_resubmits_a_task_whose_worker_died() {
+    let marker = std::env::temp_dir().join(format!("concur-die-once-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let first = pool.pids()[0];
+    let pid = pool
+        .submit_task(&DIE_ONCE, marker.display().to_string())
+        .unwrap()
+        .result()
+        .unwrap();
+    assert_ne!(pid, first);
+    let _ = std::fs::remove_file(&marker);
+}
