@@ -410,7 +410,9 @@ impl Shared {
                             Some(Error::Wire(format!("worker process {pid}: {why}")))
                         }
                         Some(Kill::Retired) | None
-                            if work.retries < self.config.max_retries && !work.job.is_done() =>
+                            if work.retries < self.config.max_retries
+                                && !work.job.is_done()
+                                && st.broken.is_none() =>
                         {
                             None
                         }
