@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use concur::{Error, Executor, ProcessPool};
+use concur::{Error, Executor, ProcessPool, TaskFn};
 
 concur::enable_test_workers!();
 
@@ -90,36 +90,28 @@ fn kill_9_of_a_worker_mid_task_fails_only_that_task() {
     assert_recovered(&pool, victim_pid);
 }
 
+/// Runs `task(input)` alone on a one-worker pool: it must kill its worker with `cause`, and the
+/// pool must carry on with a replacement.
+fn dies_of<I: concur::Wire>(task: &'static TaskFn<I, ()>, input: I, cause: &str) {
+    let pool = ProcessPool::new(1).unwrap();
+    let err = pool.submit_task(task, input).unwrap().result().unwrap_err();
+    let dead = assert_died(err, cause);
+    assert_recovered(&pool, dead);
+}
+
 #[test]
 fn a_task_that_aborts_reports_sigabrt() {
-    let pool = ProcessPool::new(1).unwrap();
-    let err = pool.submit_task(&ABORT, ()).unwrap().result().unwrap_err();
-    let dead = assert_died(err, "SIGABRT");
-    assert_recovered(&pool, dead);
+    dies_of(&ABORT, (), "SIGABRT");
 }
 
 #[test]
 fn a_task_that_segfaults_reports_sigsegv() {
-    let pool = ProcessPool::new(1).unwrap();
-    let err = pool
-        .submit_task(&SEGFAULT, ())
-        .unwrap()
-        .result()
-        .unwrap_err();
-    let dead = assert_died(err, "SIGSEGV");
-    assert_recovered(&pool, dead);
+    dies_of(&SEGFAULT, (), "SIGSEGV");
 }
 
 #[test]
 fn a_task_that_exits_reports_its_status() {
-    let pool = ProcessPool::new(1).unwrap();
-    let err = pool
-        .submit_task(&EXIT_WITH, 3)
-        .unwrap()
-        .result()
-        .unwrap_err();
-    let dead = assert_died(err, "exited with status 3");
-    assert_recovered(&pool, dead);
+    dies_of(&EXIT_WITH, 3, "exited with status 3");
 }
 
 #[test]
