@@ -183,3 +183,35 @@ fn shutdown_refuses_new_work_and_cancels_pending() {
 fn zero_workers_is_a_config_error() {
     assert!(matches!(ProcessPool::new(0), Err(Error::Config(_))));
 }
+
+#[test]
+fn a_result_over_the_frame_cap_is_a_wire_error_and_the_pool_recovers() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_frame(1024)
+        .build()
+        .unwrap();
+    let worker = pool.pids()[0];
+    let err = pool
+        .submit_task(&SHOUT, "x".repeat(10_000))
+        .unwrap()
+        .result()
+        .unwrap_err();
+    match err {
+        Error::Wire(why) => {
+            assert!(
+                why.contains(&worker.to_string()) && why.contains("exceeds the cap of 1024"),
+                "{why}"
+            )
+        }
+        other => panic!("expected a wire error, got {other:?}"),
+    }
+    assert_eq!(
+        pool.submit_task(&SHOUT, "ok".into())
+            .unwrap()
+            .result()
+            .unwrap(),
+        "OK"
+    );
+    assert!(!pool.pids().contains(&worker));
+}

@@ -769,6 +769,13 @@ impl ProcessPool {
         payload: Vec<u8>,
         decode: impl FnOnce(&[u8]) -> Result<T> + Send + 'static,
     ) -> Result<Handle<T>> {
+        if payload.len() > wire::MAX_PAYLOAD {
+            return Err(Error::Wire(format!(
+                "the inputs of `{task}` take {} bytes, more than one frame carries ({} bytes)",
+                payload.len(),
+                wire::MAX_PAYLOAD
+            )));
+        }
         let (promise, handle) = Promise::new();
         self.shared.push(Work {
             job: Box::new(TypedJob { promise, decode }),

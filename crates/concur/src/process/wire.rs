@@ -33,6 +33,9 @@ pub const PROTOCOL: u32 = 1;
 /// Default cap on one frame: 1 GiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 30;
 
+/// The largest payload one frame carries (the length prefix is a `u32`; headers are small).
+pub const MAX_PAYLOAD: usize = u32::MAX as usize - 4096;
+
 /// Payloads up to this size are copied behind the header and sent in one `write`.
 const COALESCE: usize = 64 * 1024;
 

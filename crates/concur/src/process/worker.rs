@@ -118,6 +118,13 @@ fn run(fd: i32) -> Result<()> {
                 }
             }
             ToWorker::Run { task } => match task::lookup(task).and_then(|t| t.run_chunk(payload)) {
+                Ok(results) if results.len() > wire::MAX_PAYLOAD => {
+                    let error = Error::Wire(format!(
+                        "the results of `{task}` take {} bytes, more than one frame carries",
+                        results.len()
+                    ));
+                    send(&mut writer, &ToParent::Failed { error }, &[])?
+                }
                 Ok(results) => send(&mut writer, &ToParent::Done, &results)?,
                 Err(error) => send(&mut writer, &ToParent::Failed { error }, &[])?,
             },
