@@ -5,6 +5,8 @@
 //!   procspawn has no `map`, so its side ships the same chunks by hand (and so does
 //!   `concur_by_hand`, for a like-for-like transport comparison).
 //!
+//! - `primes_seed`: the seed's nine numbers by trial division, sequential against 2 processes.
+//!
 //! Before criterion runs (only under `cargo bench`, not `cargo test`), a plain loop measures the
 //! round trip's p50 and p99 directly, which criterion's mean-centred report does not show.
 
@@ -25,6 +27,37 @@ fn noop_chunk(xs: Vec<u64>) -> Vec<u64> {
 concur::task! { static NOOP_CHUNK: fn(Vec<u64>) -> Vec<u64> = noop_chunk; }
 
 const MAP_INPUTS: u64 = 1_000_000;
+
+/// The seed experiment's numbers: primality by trial division, the CPU-bound workload.
+const SEED_NUMBERS: [u64; 9] = [
+    112272535095293,
+    112582705942171,
+    112272535095293,
+    115280095190773,
+    115797848077099,
+    1099726899285419,
+    3399726899288419,
+    1125828054422712,
+    237397848077029,
+];
+
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n % 2 == 0 {
+        return n == 2;
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+concur::task! { static IS_PRIME: fn(u64) -> bool = is_prime; }
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort_unstable();
@@ -146,7 +179,32 @@ fn map_u64(c: &mut Criterion) {
     group.finish();
 }
 
-criterion::criterion_group!(benches, round_trip, map_u64);
+fn primes_seed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("primes_seed");
+    group.sample_size(10);
+    let count = |flags: Vec<concur::Result<bool>>| {
+        flags.into_iter().filter(|f| *f.as_ref().unwrap()).count()
+    };
+    group.bench_function("sequential", |b| {
+        b.iter(|| {
+            assert_eq!(
+                count(
+                    concur::Sequential
+                        .map_task(&IS_PRIME, SEED_NUMBERS)
+                        .collect()
+                ),
+                5
+            )
+        })
+    });
+    let pool = ProcessPool::new(2).unwrap();
+    group.bench_function("processes_2", |b| {
+        b.iter(|| assert_eq!(count(pool.map_task(&IS_PRIME, SEED_NUMBERS).collect()), 5))
+    });
+    group.finish();
+}
+
+criterion::criterion_group!(benches, round_trip, map_u64, primes_seed);
 
 fn main() {
     concur::init();
