@@ -353,19 +353,28 @@ mod tests {
 
     #[test]
     fn statuses_name_the_signal_or_the_exit_code() {
-        assert_eq!(describe_status(ExitStatus::from_raw(9)), "killed by signal 9 (SIGKILL)");
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
         assert_eq!(
             describe_status(ExitStatus::from_raw(libc::SIGSEGV | 0x80)),
             "killed by signal 11 (SIGSEGV), core dumped"
         );
-        assert_eq!(describe_status(ExitStatus::from_raw(3 << 8)), "exited with status 3");
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
         assert_eq!(signal_name(64), "unnamed signal");
     }
 
     #[test]
     fn startup_deaths_are_retried_only_when_signalled_and_not_forever() {
         assert!(retry_startup(1, true));
-        assert!(!retry_startup(1, false), "a clean exit before hello means a misconfigured binary");
+        assert!(
+            !retry_startup(1, false),
+            "a clean exit before hello means a misconfigured binary"
+        );
         assert!(!retry_startup(STARTUP_ATTEMPTS, true));
     }
 }
