@@ -215,3 +215,35 @@ fn a_result_over_the_frame_cap_is_a_wire_error_and_the_pool_recovers() {
     );
     assert!(!pool.pids().contains(&worker));
 }
+
+#[test]
+fn a_worker_binary_that_skips_init_is_a_clear_error_not_a_hang() {
+    // `true` ignores its arguments and exits 0 without ever entering worker mode.
+    let err = ProcessPool::builder()
+        .workers(1)
+        .program("true")
+        .build()
+        .err()
+        .expect("no worker can start");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(
+        text.contains("exited with status 0 before it was ready"),
+        "{text}"
+    );
+    assert!(text.contains("concur::init()"), "{text}");
+}
+
+#[test]
+fn a_missing_worker_program_is_named() {
+    let err = ProcessPool::builder()
+        .workers(1)
+        .program("/nonexistent/concur-worker")
+        .build()
+        .err()
+        .expect("no worker can start");
+    assert!(
+        err.to_string().contains("/nonexistent/concur-worker"),
+        "{err}"
+    );
+}

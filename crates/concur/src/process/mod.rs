@@ -493,6 +493,7 @@ pub struct ProcessPoolBuilder {
     initializer: Option<std::result::Result<Initializer, Error>>,
     max_frame: usize,
     handshake_timeout: Duration,
+    program: Option<PathBuf>,
 }
 
 impl ProcessPoolBuilder {
@@ -557,6 +558,14 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// The executable to start as workers (default: this program's own,
+    /// [`std::env::current_exe`]). It must call [`init`] first in `main` and register the tasks
+    /// the pool will be given.
+    pub fn program(mut self, path: impl Into<PathBuf>) -> Self {
+        self.program = Some(path.into());
+        self
+    }
+
     /// Starts the workers and waits until each has said hello and run the initializer.
     ///
     /// Fails with [`Error::Config`] if the settings are wrong, if this process is itself a worker
@@ -585,11 +594,14 @@ impl ProcessPoolBuilder {
                 "max_tasks_per_child must be at least 1".into(),
             ));
         }
-        let program = std::env::current_exe().map_err(|e| {
-            Error::Config(format!(
-                "cannot find this program's executable to start workers: {e}"
-            ))
-        })?;
+        let program = match self.program {
+            Some(program) => program,
+            None => std::env::current_exe().map_err(|e| {
+                Error::Config(format!(
+                    "cannot find this program's executable to start workers: {e}"
+                ))
+            })?,
+        };
         let (orders, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -696,6 +708,7 @@ impl ProcessPool {
             initializer: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(30),
+            program: None,
         }
     }
 
