@@ -285,6 +285,9 @@ fn serve(
 }
 
 /// Sends each frame of `outbox`. A failed write means the worker died; its watcher handles that.
+///
+/// Writing to a dead worker is `EPIPE`, never a fatal `SIGPIPE`: std sends on a `UnixStream`
+/// with `MSG_NOSIGNAL` on Linux (and Rust programs ignore `SIGPIPE` from the start anyway).
 pub(super) fn send(outbox: Outbox) {
     for (io, run) in outbox {
         let _ = match run {
