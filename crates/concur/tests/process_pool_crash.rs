@@ -201,3 +201,33 @@ fn cancel_of_a_queued_task_kills_nobody() {
     assert_eq!(running.result(), Ok(worker));
     assert_eq!(pool.submit_task(&PID, ()).unwrap().result(), Ok(worker));
 }
+
+/// A unit handle that resolves when `h` does, with its error if any: lets `wait` watch handles
+/// of different types together.
+fn unit<T: Send + 'static>(h: &concur::Handle<T>) -> concur::Handle<()> {
+    let (promise, unit) = concur::Promise::new();
+    h.add_done_callback(move |h| promise.complete(h.failure().map_or(Ok(()), Err)));
+    unit
+}
+
+#[test]
+fn as_completed_and_wait_first_exception_work_over_process_handles() {
+    let pool = ProcessPool::new(2).unwrap();
+    let slow = pool.submit_task(&SLEEP_MS, 60_000).unwrap();
+    let dies = pool.submit_task(&EXIT_WITH, 3).unwrap();
+    // The worker that exits fails first; wait returns without waiting for the slow one.
+    let (done, not_done) = concur::wait(
+        [unit(&slow), unit(&dies)],
+        None,
+        concur::ReturnWhen::FirstException,
+    );
+    assert_eq!((done.len(), not_done.len()), (1, 1));
+    assert!(matches!(done[0].failure(), Some(Error::WorkerDied { .. })));
+    assert!(slow.cancel(), "a running process task can be cancelled");
+
+    let handles: Vec<_> = (0..6)
+        .map(|_| pool.submit_task(&PID, ()).unwrap())
+        .collect();
+    let finished = concur::as_completed(handles, None).map(|h| h.unwrap().result().unwrap());
+    assert_eq!(finished.count(), 6);
+}
