@@ -31,7 +31,8 @@
 //! # Threads in the parent
 //!
 //! One supervisor thread per pool starts workers and enforces timeouts; one watcher thread per
-//! worker reads its replies and completes handles (done-callbacks run there). Submitting writes
+//! worker reads its replies and completes handles. Done-callbacks run on that watcher, so keep
+//! them short: one that blocks on another handle of the same pool may stall it. Submitting writes
 //! the task straight to an idle worker from the submitting thread, so a round trip costs one
 //! message each way and two thread wake-ups in the parent. Rules for signalling and reaping are
 //! in `supervisor.rs`.
