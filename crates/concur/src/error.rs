@@ -41,6 +41,14 @@ pub enum Error {
         /// The signal or exit status that ended it.
         cause: String,
     },
+    /// A process-pool task ran longer than the pool's task timeout, so its worker was killed.
+    #[error("task ran longer than its timeout of {timeout:?}; worker process {pid} was killed")]
+    TaskTimeout {
+        /// The worker's process id.
+        pid: u32,
+        /// The timeout it exceeded.
+        timeout: Duration,
+    },
     /// The named task is not registered in the binary that had to run it.
     #[error("task `{0}` is not registered in the worker binary (declare it with concur::task!)")]
     Unregistered(String),

@@ -39,13 +39,15 @@
 //!
 //! Module map: [`handle`] (the handle's state machine), [`wait`] (waiting on many),
 //! [`executor`] (the trait and `map`), [`task`] (registering functions by name),
-//! [`thread_pool`], [`sequential`], [`trace`] (timelines), [`error`].
+//! [`thread_pool`], [`process`] (crash-isolated worker processes; binaries call [`init`] first
+//! in `main`), [`sequential`], [`trace`] (timelines), [`error`].
 
 #![deny(missing_docs)]
 
 pub mod error;
 pub mod executor;
 pub mod handle;
+pub mod process;
 pub mod sequential;
 pub mod task;
 pub mod thread_pool;
@@ -57,6 +59,7 @@ pub use executor::{ChunkHandle, Executor, Map};
 #[cfg(not(concur_loom))]
 pub use handle::block_on;
 pub use handle::{callback_panics, Handle, HandleFuture, Promise, State};
+pub use process::{init, ProcessPool, ProcessPoolBuilder};
 pub use sequential::Sequential;
 pub use task::{TaskFn, Wire};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
