@@ -17,7 +17,8 @@
 //! 2. The first terminal transition wins. It happens while holding the handle's lock, together
 //!    with storing the outcome; any later completion attempt is ignored.
 //! 3. After the terminal transition, and outside the lock, every done-callback runs exactly once
-//!    and every waiting thread and task is woken. A callback added after that point runs at once,
+//!    and every waiting thread and task is woken. A thread registers as a waiter (under the lock)
+//!    before it blocks, so completion can skip the wake-up syscall when nobody waits. A callback added after that point runs at once,
 //!    in the thread that adds it.
 //! 4. A [`Promise`] dropped before completing completes its handle with [`Error::Shutdown`], so
 //!    every handle resolves exactly once even if its executor goes away.
@@ -94,6 +95,8 @@ struct Inner<T> {
     callbacks: Vec<Callback<T>>,
     wakers: Vec<Waker>,
     cancel_running: Option<Box<dyn FnOnce() + Send>>,
+    /// Threads blocked on `done`; completion skips the notify syscall when there are none.
+    waiters: usize,
 }
 
 struct Shared<T> {
@@ -171,6 +174,7 @@ impl<T: Send + 'static> Promise<T> {
                 callbacks: Vec::new(),
                 wakers: Vec::new(),
                 cancel_running: None,
+                waiters: 0,
             }),
             done: Condvar::new(),
         });
@@ -239,7 +243,7 @@ fn complete<T: Send + 'static>(
     outcome: Result<T>,
     from_pending: bool,
 ) -> bool {
-    let (callbacks, wakers) = {
+    let (callbacks, wakers, waiters) = {
         let mut inner = shared.lock();
         let state = shared.state.load(Ordering::Acquire);
         if state >= FINISHED || (from_pending && state != PENDING) {
@@ -259,9 +263,12 @@ fn complete<T: Send + 'static>(
         (
             std::mem::take(&mut inner.callbacks),
             std::mem::take(&mut inner.wakers),
+            inner.waiters,
         )
     };
-    shared.done.notify_all();
+    if waiters > 0 {
+        shared.done.notify_all();
+    }
     for waker in wakers {
         waker.wake();
     }
@@ -385,9 +392,10 @@ impl<T: Send + 'static> Handle<T> {
             return crate::thread_pool::help_until(&rx, deadline);
         }
         let mut inner = self.shared.lock();
-        loop {
+        inner.waiters += 1;
+        let done = loop {
             if self.done() {
-                return true;
+                break true;
             }
             inner = match deadline {
                 None => self
@@ -398,7 +406,7 @@ impl<T: Send + 'static> Handle<T> {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return false;
+                        break false;
                     }
                     self.shared
                         .done
@@ -407,7 +415,9 @@ impl<T: Send + 'static> Handle<T> {
                         .0
                 }
             };
-        }
+        };
+        inner.waiters -= 1;
+        done
     }
 
     /// Waits for the task and returns a clone of its value, or its error. May be called any number
