@@ -247,3 +247,26 @@ fn a_missing_worker_program_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn traced_pool_records_each_task_on_its_worker_pid() {
+    use concur::trace::{Outcome, Worker};
+    let pool = ProcessPool::builder().workers(2).trace(true).build().unwrap();
+    let handles: Vec<_> = (0..6).map(|x| pool.submit_task(&SQUARE, x).unwrap()).collect();
+    for h in &handles {
+        h.wait();
+    }
+    let events = pool.trace().unwrap().events();
+    assert_eq!(events.len(), 6);
+    let live: HashSet<u32> = pool.pids().into_iter().collect();
+    for e in &events {
+        assert_eq!(e.label, SQUARE.name());
+        assert_eq!(e.outcome, Outcome::Ok);
+        assert!(e.submitted <= e.started && e.started <= e.finished);
+        match e.worker {
+            Worker::Process(pid) => assert!(live.contains(&pid), "pid {pid} is a pool worker"),
+            other => panic!("expected a process row, got {other}"),
+        }
+    }
+    assert!(ProcessPool::new(1).unwrap().trace().is_none());
+}

@@ -58,6 +58,7 @@ use crate::error::{Error, Result};
 use crate::executor::{ChunkHandle, Executor};
 use crate::handle::{Handle, Promise};
 use crate::task::{TaskFn, Wire};
+use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
 use supervisor::Order;
 
 /// Frames to write once the pool lock is released: a task (`Some((name, inputs))`) or `Exit`.
@@ -125,6 +126,22 @@ struct Work {
     payload: Arc<Vec<u8>>,
     retries: u32,
     started: bool,
+    /// Timeline stamps, when the pool traces.
+    stamp: Option<Stamp>,
+}
+
+/// When a traced task was submitted and last sent to a worker.
+struct Stamp {
+    id: u64,
+    submitted: Instant,
+    sent: Option<Instant>,
+}
+
+/// A finished task's stamp and the worker that ran it, recorded once its outcome is known.
+pub(super) struct Ran {
+    stamp: Stamp,
+    task: &'static str,
+    pid: u32,
 }
 
 /// One live worker process, from spawn until its watcher has reaped it.
@@ -186,6 +203,7 @@ struct Shared {
     changed: Condvar,
     config: Config,
     orders: Sender<Order>,
+    trace: Option<Arc<Trace>>,
 }
 
 thread_local! {
@@ -232,6 +250,9 @@ impl Shared {
                 work.started = true;
             }
             st.idle.pop();
+            if let Some(stamp) = &mut work.stamp {
+                stamp.sent = Some(Instant::now());
+            }
             let slot = st.slots.get_mut(&wid).expect("idle workers have slots");
             outbox.push((slot.io.clone(), Some((work.task, work.payload.clone()))));
             slot.running = Some((seq, work));
@@ -301,6 +322,25 @@ impl Shared {
         self.break_pool(why);
     }
 
+    /// Records a finished task on the timeline.
+    fn record(&self, ran: Ran, failure: Option<&Error>) {
+        let (Some(trace), Some(sent)) = (&self.trace, ran.stamp.sent) else {
+            return;
+        };
+        trace.record(
+            ran.pid as usize,
+            TaskEvent {
+                id: ran.stamp.id,
+                label: ran.task.to_owned(),
+                worker: TraceWorker::Process(ran.pid),
+                submitted: trace.offset(ran.stamp.submitted),
+                started: trace.offset(sent),
+                finished: trace.offset(Instant::now()),
+                outcome: failure.map_or(Outcome::Ok, |e| Outcome::Failed(e.to_string())),
+            },
+        );
+    }
+
     fn io(&self, wid: u64) -> Option<Arc<UnixStream>> {
         self.lock().slots.get(&wid).map(|s| s.io.clone())
     }
@@ -321,11 +361,16 @@ impl Shared {
     }
 
     /// Worker `wid` answered: its task, and what to send next.
-    fn finished(self: &Arc<Self>, wid: u64) -> Option<(Box<dyn Job>, Outbox)> {
+    fn finished(self: &Arc<Self>, wid: u64) -> Option<(Box<dyn Job>, Outbox, Option<Ran>)> {
         let mut outbox = Vec::new();
         let mut st = self.lock();
         let slot = st.slots.get_mut(&wid)?;
         let (_, work) = slot.running.take()?;
+        let ran = work.stamp.map(|stamp| Ran {
+            stamp,
+            task: work.task,
+            pid: slot.pid,
+        });
         slot.tasks += 1;
         if self
             .config
@@ -337,7 +382,7 @@ impl Shared {
         } else {
             self.make_idle(&mut st, wid, &mut outbox);
         }
-        Some((work.job, outbox))
+        Some((work.job, outbox, ran))
     }
 
     /// Kills `wid` if it still runs task `seq` (supervisor rules 1 and 2).
@@ -495,9 +540,16 @@ pub struct ProcessPoolBuilder {
     max_frame: usize,
     handshake_timeout: Duration,
     program: Option<PathBuf>,
+    trace: bool,
 }
 
 impl ProcessPoolBuilder {
+    /// Records a timeline of every task (see [`Trace`]): one row per worker pid; off by default.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
     /// Number of worker processes (default: [`std::thread::available_parallelism`]). Zero is an
     /// error.
     pub fn workers(mut self, workers: usize) -> Self {
@@ -628,6 +680,7 @@ impl ProcessPoolBuilder {
                 handshake_timeout: self.handshake_timeout,
             },
             orders,
+            trace: self.trace.then(|| Arc::new(Trace::new(workers))),
         });
         let supervisor_shared = shared.clone();
         let supervisor = std::thread::Builder::new()
@@ -710,7 +763,13 @@ impl ProcessPool {
             max_frame: wire::DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(30),
             program: None,
+            trace: false,
         }
+    }
+
+    /// The timeline recorder, if the pool was built with [`ProcessPoolBuilder::trace`].
+    pub fn trace(&self) -> Option<&Arc<Trace>> {
+        self.shared.trace.as_ref()
     }
 
     /// The process ids of the live workers that have finished their handshake, in no particular
@@ -797,6 +856,11 @@ impl ProcessPool {
             payload: Arc::new(payload),
             retries: 0,
             started: false,
+            stamp: self.shared.trace.as_ref().map(|trace| Stamp {
+                id: trace.next_id(),
+                submitted: Instant::now(),
+                sent: None,
+            }),
         })?;
         Ok(handle)
     }

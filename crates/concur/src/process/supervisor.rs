@@ -270,12 +270,15 @@ fn serve(
                 )))
             }
         };
-        let (job, outbox) = shared.finished(wid).ok_or_else(|| {
+        let (job, outbox, ran) = shared.finished(wid).ok_or_else(|| {
             Error::Wire(format!(
                 "worker {pid} sent a result while it was running no task"
             ))
         })?;
         shared.flush(outbox);
+        if let Some(ran) = ran {
+            shared.record(ran, outcome.as_ref().err());
+        }
         match outcome {
             Ok(payload) => job.finish(payload),
             Err(error) => job.fail(error),
