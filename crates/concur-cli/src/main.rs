@@ -113,6 +113,9 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Tasks catch their own panics and report them as that item's error; this keeps any panic to
+    // one line on stderr, never a backtrace, whatever RUST_BACKTRACE says.
+    std::panic::set_hook(Box::new(|info| eprintln!("error: internal error: {info}")));
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
@@ -133,13 +136,10 @@ fn run(command: Command) -> anyhow::Result<bool> {
             run,
         } => {
             run.mode.workers(run.workers)?;
-            let books = sources::resolve_books(
-                books.source.as_deref(),
-                books.books.as_deref(),
-                timeout(books.timeout)?,
-            )?;
-            let stop_words =
-                sources::load_stop_words(stop_words.as_deref(), DEFAULT_TIMEOUT_SECONDS)?;
+            let seconds = timeout(books.timeout)?;
+            let books =
+                sources::resolve_books(books.source.as_deref(), books.books.as_deref(), seconds)?;
+            let stop_words = sources::load_stop_words(stop_words.as_deref(), seconds)?;
             print_run(wordfreq::experiment(books, stop_words), &run)
         }
         Command::Fingerprint {

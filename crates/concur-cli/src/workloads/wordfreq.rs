@@ -194,24 +194,36 @@ fn lower8(x: u64) -> u64 {
 }
 
 /// The 32-bit hash of a word's lowercase form (ASCII capitals lowered; the rest as it is, which
-/// is already lowercase for a word from [`py_lower`]). Eight bytes per multiplication.
+/// is already lowercase for a word from [`py_lower`]). One multiplication per eight bytes; the
+/// last (or only) piece is read with overlapping loads, never copied byte by byte, so short
+/// words cost no loop and no store-to-load stall.
 #[inline(always)]
 fn hash32(word: &[u8]) -> u32 {
-    let mut hash = (word.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut chunks = word.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        hash = (hash.rotate_left(23) ^ lower8(u64::from_le_bytes(eight)))
-            .wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut eight = [0u8; 8];
-        eight[..rest.len()].copy_from_slice(rest);
-        hash = (hash.rotate_left(23) ^ lower8(u64::from_le_bytes(eight)))
-            .wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let len = word.len();
+    let mix = |hash: u64, piece: u64| (hash.rotate_left(23) ^ lower8(piece)).wrapping_mul(K);
+    let u64_at = |i: usize| u64::from_le_bytes(word[i..i + 8].try_into().unwrap_or([0; 8]));
+    let u32_at = |i: usize| {
+        u64::from(u32::from_le_bytes(
+            word[i..i + 4].try_into().unwrap_or([0; 4]),
+        ))
+    };
+    let mut hash = (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let last = if len >= 8 {
+        let mut i = 0;
+        while i + 8 < len {
+            hash = mix(hash, u64_at(i));
+            i += 8;
+        }
+        u64_at(len - 8)
+    } else if len >= 4 {
+        u32_at(0) | (u32_at(len - 4) << 32)
+    } else if len > 0 {
+        u64::from(word[0]) | (u64::from(word[len / 2]) << 8) | (u64::from(word[len - 1]) << 16)
+    } else {
+        0
+    };
+    hash = mix(hash, last);
     (hash ^ (hash >> 29)) as u32
 }
 
@@ -338,18 +350,24 @@ impl Counts {
 
     /// The most common word that is not a stop word, and its count; ties go to the word seen
     /// first; `(None, 0)` if no word counts.
-    pub fn most_common(&self, stop_words: &[String]) -> (Option<String>, u64) {
-        let stops: Vec<u32> = stop_words
-            .iter()
-            .filter_map(|s| self.find(s.as_bytes()))
-            .map(|e| e.start)
-            .collect();
+    pub fn most_common(mut self, stop_words: &[String]) -> (Option<String>, u64) {
+        for stop in stop_words {
+            let stop = stop.as_bytes();
+            let hash = hash32(stop);
+            let arena = &self.arena;
+            if let Some(entry) = self.table.find_mut(spread(hash), |e| {
+                e.hash == hash && &arena[e.start as usize..(e.start + e.len) as usize] == stop
+            }) {
+                entry.count = 0;
+                self.high.remove(&entry.start);
+            }
+        }
         // Arena order is first-seen order: the smallest start wins a tie.
         let best = self
             .table
             .iter()
-            .filter(|e| !stops.contains(&e.start))
             .map(|e| (self.total(e), e))
+            .filter(|(count, _)| *count > 0)
             .max_by(|(a, ea), (b, eb)| a.cmp(b).then(eb.start.cmp(&ea.start)));
         best.map_or((None, 0), |(count, e)| {
             (
