@@ -10,25 +10,27 @@ const BOOK_PEPPER_2: &str = "07dcf9da959b892522882ff7c2a9bf07741527c2d0ea061b27a
 // python3 -c "import hashlib; print(hashlib.pbkdf2_hmac('sha512', b'', b'salt', 3).hex())"
 const EMPTY_SALT_3: &str = "35728858479af699c1690e989eba0d104c6c9d7ff67373a48e4f87e90cb55af771ac93458ee4ba4ac24f1e927bc4aba5bfed6aa82a752ad40403fbfd9575a46c";
 
+/// `concur fingerprint --json --iterations 2 --salt pepper --mode MODE --books BOOKS --source DIR`.
+fn pepper(fixture: &Fixture, mode: &str, books: &str) -> assert_cmd::Command {
+    let mut cmd = concur();
+    cmd.args([
+        "fingerprint",
+        "--json",
+        "--iterations",
+        "2",
+        "--salt",
+        "pepper",
+    ]);
+    cmd.args(["--mode", mode, "--books", books, "--source"])
+        .arg(fixture.books());
+    cmd
+}
+
 #[test]
 fn matches_python_hashlib_in_every_mode() {
     let fixture = Fixture::new(&[("book", b"book"), ("empty", b"")], "");
     for mode in ["sequential", "threads"] {
-        let mut cmd = concur();
-        cmd.args([
-            "fingerprint",
-            "--json",
-            "--iterations",
-            "2",
-            "--salt",
-            "pepper",
-            "--mode",
-            mode,
-            "--books",
-            "book",
-        ]);
-        cmd.arg("--source").arg(fixture.books());
-        let report = json_of(cmd, 0);
+        let report = json_of(pepper(&fixture, mode, "book"), 0);
         assert_eq!(
             report["results"],
             json!([{"name": "book", "fingerprint": BOOK_PEPPER_2}])
@@ -66,20 +68,7 @@ fn zero_iterations_is_refused() {
 #[test]
 fn a_missing_book_fails_alone() {
     let fixture = Fixture::new(&[("book", b"book")], "");
-    let mut cmd = concur();
-    cmd.args([
-        "fingerprint",
-        "--json",
-        "--iterations",
-        "2",
-        "--salt",
-        "pepper",
-        "--mode",
-        "threads",
-    ]);
-    cmd.args(["--books", "nope,book", "--source"])
-        .arg(fixture.books());
-    let report = json_of(cmd, 1);
+    let report = json_of(pepper(&fixture, "threads", "nope,book"), 1);
     assert_eq!(
         report["results"],
         json!([{"name": "book", "fingerprint": BOOK_PEPPER_2}])

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::Location;
 use crate::workloads::Experiment;
-use serde_json::Value;
 
 /// The seed's iteration count.
 pub const SEED_ITERATIONS: u32 = 1_000_000;
@@ -82,23 +81,14 @@ pub fn experiment(
     salt: &str,
     iterations: u32,
 ) -> Experiment<FingerprintInput, Fingerprint> {
-    Experiment {
-        command: "fingerprint",
-        key: "name",
-        task: &FINGERPRINT,
-        inputs: books
-            .into_iter()
-            .map(|(name, location)| {
-                let input = FingerprintInput {
-                    name: name.clone(),
-                    location,
-                    salt: salt.to_owned(),
-                    iterations,
-                };
-                (Value::String(name), input)
-            })
-            .collect(),
-    }
+    Experiment::over_books("fingerprint", &FINGERPRINT, books, |name, location| {
+        FingerprintInput {
+            name,
+            location,
+            salt: salt.to_owned(),
+            iterations,
+        }
+    })
 }
 
 #[cfg(test)]

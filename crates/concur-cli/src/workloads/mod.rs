@@ -109,6 +109,27 @@ pub struct Experiment<I: 'static, T: 'static> {
     pub inputs: Vec<(Value, I)>,
 }
 
+impl<I: 'static, T: 'static> Experiment<I, T> {
+    /// An experiment over books, keyed by `name`: `input(name, location)` is each book's input.
+    pub fn over_books(
+        command: &'static str,
+        task: &'static TaskFn<I, Result<T, String>>,
+        books: Vec<(String, crate::sources::Location)>,
+        input: impl Fn(String, crate::sources::Location) -> I,
+    ) -> Self {
+        let inputs = books
+            .into_iter()
+            .map(|(name, location)| (Value::String(name.clone()), input(name, location)))
+            .collect();
+        Experiment {
+            command,
+            key: "name",
+            task,
+            inputs,
+        }
+    }
+}
+
 /// How to run an experiment.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {

@@ -28,7 +28,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::Location;
 use crate::workloads::Experiment;
-use serde_json::Value;
 
 /// One book to count.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,22 +88,13 @@ pub fn experiment(
     books: Vec<(String, Location)>,
     stop_words: Vec<String>,
 ) -> Experiment<WordfreqInput, WordCount> {
-    Experiment {
-        command: "wordfreq",
-        key: "name",
-        task: &MOST_COMMON_WORD,
-        inputs: books
-            .into_iter()
-            .map(|(name, location)| {
-                let input = WordfreqInput {
-                    name: name.clone(),
-                    location,
-                    stop_words: stop_words.clone(),
-                };
-                (Value::String(name), input)
-            })
-            .collect(),
-    }
+    Experiment::over_books("wordfreq", &MOST_COMMON_WORD, books, |name, location| {
+        WordfreqInput {
+            name,
+            location,
+            stop_words: stop_words.clone(),
+        }
+    })
 }
 
 /// Python's `str.isspace()` for one character: what `split()` and `strip()` remove.
