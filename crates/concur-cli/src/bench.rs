@@ -3,14 +3,14 @@
 //! Contract:
 //! - Runs each case (primes on the seed's numbers, wordfreq and fingerprint on a book folder) in
 //!   every mode of [`MODES`], `--runs` times each, in-process through the same
-//!   [`execute`](crate::workloads::execute) the commands use, and reports medians: wall seconds
+//!   [`execute`] the commands use, and reports medians: wall seconds
 //!   (`elapsed_seconds`), work seconds (`work_seconds`), and the speedup of the work over
 //!   sequential. A run in which any item fails stops the bench with that item's error.
 //! - The books are `--books DIR`, else `../shared/data/books` if it exists, else a synthetic corpus
 //!   written deterministically into a temporary folder. The header says which, honestly.
 //! - If `python3` and `bench/python/` exist, the same cases run there too, and the table gains the
 //!   Python work time and the ratio Python / concur; otherwise the header says why not.
-//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more [`Case`].
+//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more `Case`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

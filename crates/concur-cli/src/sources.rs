@@ -405,4 +405,43 @@ mod tests {
         let books = resolve_books(Some("http://h/{}.txt"), Some("a b"), 1.0).unwrap();
         assert_eq!(books[0].1.to_string(), "URL http://h/a%20b.txt");
     }
+
+    /// Serves `body` to exactly one request on 127.0.0.1, then stops listening.
+    fn serve_once(body: &'static [u8]) -> String {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/book.txt", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(body).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn cached_location_downloads_once_then_reads_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("concur/books/x.txt");
+        let location = Location::Cached {
+            url: serve_once(b"cached words"),
+            cache: cache.clone(),
+            timeout_seconds: 5.0,
+        };
+        assert_eq!(location.read_all().unwrap(), b"cached words");
+        assert_eq!(std::fs::read(&cache).unwrap(), b"cached words");
+        // The server is gone: the second read must come from the cache alone.
+        let mut text = String::new();
+        location.open().unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "cached words");
+    }
 }

@@ -143,7 +143,7 @@ struct Entry {
 /// Word counts in first-seen order.
 ///
 /// Distinct words are stored once, back to back, in one arena (no allocation per word; the
-/// arena order is the first-seen order, which breaks ties); the table holds 16-byte [`Entry`]s
+/// arena order is the first-seen order, which breaks ties); the table holds 16-byte `Entry`s
 /// and compares the stored hash before any bytes.
 pub struct Counts {
     table: hashbrown::HashTable<Entry>,
