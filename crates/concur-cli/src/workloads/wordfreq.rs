@@ -156,7 +156,7 @@ impl Default for Counts {
     fn default() -> Self {
         // An English book has a few thousand to a few tens of thousands of distinct words.
         Counts {
-            table: hashbrown::HashTable::with_capacity(1 << 14),
+            table: hashbrown::HashTable::with_capacity(1 << 11),
             arena: Vec::with_capacity(1 << 17),
             high: Default::default(),
         }
@@ -517,5 +517,15 @@ mod tests {
         assert!(count(b"ok\nab\xffc").unwrap_err().contains("offset 5"));
         assert!(count(b"ok\nab\xe2\x82").unwrap_err().contains("offset 5"));
         assert!(count(b"\xed\xa0\x80").unwrap_err().contains("offset 0"));
+    }
+
+    #[test]
+    fn lines_longer_than_the_buffer_and_offsets_past_it() {
+        let long = "a ".repeat(300_000); // one 600,000-byte line: the buffer must grow
+        let counts = count(format!("{long}\nb\n").as_bytes()).unwrap();
+        assert_eq!((counts.get("a"), counts.get("b")), (300_000, 1));
+        let mut bytes = b"ab\n".repeat(100_000); // 300,000 bytes: the bad byte is in a later block
+        bytes.extend_from_slice(b"x\xff\n");
+        assert!(count(&bytes).unwrap_err().contains("offset 300001"));
     }
 }
