@@ -1,1 +1,225 @@
-fn main() {}
+//! The `concur` command: parses arguments, runs the chosen experiment, prints, sets the exit status.
+//!
+//! Exit status: 0 when every item succeeded; 1 when any item failed (its error on stderr or in the
+//! JSON `errors`, every other result still printed) or the run could not start (one `error:` line
+//! on stderr naming the thing); 2 for usage errors found by clap.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use concur::Wire;
+use concur_cli::bench::{self, BenchOptions};
+use concur_cli::sources::{self, DEFAULT_TIMEOUT_SECONDS};
+use concur_cli::workloads::{
+    self, count, fingerprint, primes, wordfreq, Experiment, Mode, Options,
+};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "concur",
+    version,
+    about = "The classic concurrency experiments, in every execution mode."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Each book's most common word that is not a stop word (the seed's I/O-bound experiment).
+    Wordfreq {
+        #[command(flatten)]
+        books: BookArgs,
+        /// Stop words, one a line: a file or an http(s) URL (default: the seed's list, cached).
+        #[arg(long, value_name = "PATH|URL")]
+        stop_words: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// PBKDF2-HMAC-SHA512 fingerprints of books (the seed's CPU-bound experiment).
+    Fingerprint {
+        #[command(flatten)]
+        books: BookArgs,
+        /// PBKDF2 rounds (at least 1).
+        #[arg(long, default_value_t = fingerprint::SEED_ITERATIONS)]
+        iterations: u32,
+        /// The salt.
+        #[arg(long, default_value = "salt")]
+        salt: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Primality by trial division (default: the seed's nine numbers).
+    Primes {
+        /// Numbers from 0 to 18446744073709551615.
+        #[arg(value_name = "N", allow_negative_numbers = true)]
+        numbers: Vec<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Two counters, one on a worker thread and one on the main thread, interleaving.
+    Count {
+        /// Seconds to sleep between numbers.
+        #[arg(long, default_value_t = 0.1)]
+        delay: f64,
+    },
+    /// Runs primes, wordfreq and fingerprint in every available mode and compares them.
+    Bench(BenchOptions),
+}
+
+#[derive(Args)]
+struct BookArgs {
+    /// A folder of *.txt books, or a URL template containing {} (default: the seed's URLs, cached).
+    #[arg(long, value_name = "DIR|URL_TEMPLATE")]
+    source: Option<String>,
+    /// Comma-separated book names (required with a URL template).
+    #[arg(long, value_name = "NAMES")]
+    books: Option<String>,
+    /// Seconds an HTTP request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
+    timeout: f64,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// How tasks are executed.
+    #[arg(long, value_enum, default_value = "sequential")]
+    mode: Mode,
+    /// Worker count (default: one per CPU; sequential always uses 1).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Print results as they complete instead of in input order.
+    #[arg(long)]
+    as_completed: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> Options {
+        Options {
+            mode: self.mode,
+            workers: self.workers,
+            as_completed: self.as_completed,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Tasks catch their own panics and report them as that item's error; this keeps any panic to
+    // one line on stderr, never a backtrace, whatever RUST_BACKTRACE says.
+    std::panic::set_hook(Box::new(|info| eprintln!("error: internal error: {info}")));
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command; `Ok(false)` when some item failed.
+fn run(command: Command) -> anyhow::Result<bool> {
+    match command {
+        Command::Wordfreq {
+            books,
+            stop_words,
+            run,
+        } => {
+            run.mode.workers(run.workers)?;
+            let seconds = timeout(books.timeout)?;
+            let books =
+                sources::resolve_books(books.source.as_deref(), books.books.as_deref(), seconds)?;
+            let stop_words = sources::load_stop_words(stop_words.as_deref(), seconds)?;
+            print_run(wordfreq::experiment(books, stop_words), &run)
+        }
+        Command::Fingerprint {
+            books,
+            iterations,
+            salt,
+            run,
+        } => {
+            if iterations == 0 {
+                bail!("--iterations 0: PBKDF2 needs at least 1 iteration");
+            }
+            run.mode.workers(run.workers)?;
+            let books = sources::resolve_books(
+                books.source.as_deref(),
+                books.books.as_deref(),
+                timeout(books.timeout)?,
+            )?;
+            print_run(fingerprint::experiment(books, &salt, iterations), &run)
+        }
+        Command::Primes { numbers, run } => {
+            let numbers = if numbers.is_empty() {
+                primes::SEED_NUMBERS.to_vec()
+            } else {
+                numbers
+                    .iter()
+                    .map(|t| primes::parse_number(t))
+                    .collect::<Result<_, _>>()
+                    .map_err(anyhow::Error::msg)?
+            };
+            print_run(primes::experiment(numbers), &run)
+        }
+        Command::Count { delay } => {
+            let delay = Duration::try_from_secs_f64(delay)
+                .ok()
+                .filter(|d| *d <= Duration::from_secs(3600))
+                .with_context(|| format!("--delay {delay}: give seconds from 0 to 3600"))?;
+            count::run(delay, Box::new(std::io::stdout()))?;
+            Ok(true)
+        }
+        Command::Bench(options) => bench::run(&options),
+    }
+}
+
+fn timeout(seconds: f64) -> anyhow::Result<f64> {
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        bail!("--timeout {seconds}: give seconds above 0 and at most 86400");
+    }
+    Ok(seconds)
+}
+
+/// Runs `experiment`, printing text lines as results arrive (errors on stderr) or one JSON object
+/// at the end. Returns whether every item succeeded.
+fn print_run<I: Wire, T: Wire + Display + Serialize>(
+    experiment: Experiment<I, T>,
+    run: &RunArgs,
+) -> anyhow::Result<bool> {
+    let json = run.json;
+    let mut write_error = None;
+    let report = workloads::execute(experiment, run.options(), |_, result| {
+        if json {
+            return;
+        }
+        match result {
+            Ok(value) => {
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = writeln!(out, "{value}").and_then(|()| out.flush()) {
+                    write_error.get_or_insert(e);
+                }
+            }
+            Err(e) => eprintln!("error: {e}"),
+        }
+    })?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        writeln!(out, "{}", report.to_json())
+    } else {
+        writeln!(out, "Elapsed time: {:.2} seconds", report.elapsed_seconds)
+    };
+    if let Some(e) = write_error.or(written.err()) {
+        bail!("cannot write to standard output: {e}");
+    }
+    Ok(!report.failed())
+}

@@ -1,0 +1,412 @@
+//! `concur bench`: the seed's experiments in every available mode, timed side by side.
+//!
+//! Contract:
+//! - Runs each case (primes on the seed's numbers, wordfreq and fingerprint on a book folder) in
+//!   every mode of [`MODES`], `--runs` times each, in-process through the same
+//!   [`execute`] the commands use, and reports medians: wall seconds
+//!   (`elapsed_seconds`), work seconds (`work_seconds`), and the speedup of the work over
+//!   sequential. A run in which any item fails stops the bench with that item's error.
+//! - The books are `--books DIR`, else `../shared/data/books` if it exists, else a synthetic corpus
+//!   written deterministically into a temporary folder. The header says which, honestly.
+//! - If `python3` and `bench/python/` exist, the same cases run there too, and the table gains the
+//!   Python work time and the ratio Python / concur; otherwise the header says why not.
+//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more `Case`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::sources;
+use crate::workloads::{execute, fingerprint, primes, wordfreq, Experiment, Mode, Options};
+
+/// The modes the bench compares (the first is the baseline).
+pub const MODES: [Mode; 2] = [Mode::Sequential, Mode::Threads];
+
+/// `concur bench` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// Book folder (default: ../shared/data/books if it exists, else a synthetic corpus).
+    #[arg(long, value_name = "DIR")]
+    pub books: Option<PathBuf>,
+    /// Stop-word file (default: stop-words-english.txt beside the book folder, else a short list).
+    #[arg(long, value_name = "PATH")]
+    pub stop_words: Option<PathBuf>,
+    /// Runs per experiment and mode; the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Worker count for the pools (default: one per CPU).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Fewer PBKDF2 iterations (10,000 instead of 1,000,000), for a fast look.
+    #[arg(long)]
+    pub quick: bool,
+    /// The folder of the Python experiments (default: bench/python if it exists).
+    #[arg(long, value_name = "DIR")]
+    pub python: Option<PathBuf>,
+    /// Do not run the Python experiments.
+    #[arg(long)]
+    pub no_python: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One experiment the bench runs.
+struct Case {
+    name: &'static str,
+    /// Runs it once in-process and returns (elapsed, work) seconds.
+    run: Box<dyn Fn(Options) -> anyhow::Result<(f64, f64)>>,
+    /// The Python script and its arguments (without `--mode`, `--workers`, `--json`).
+    python: (&'static str, Vec<String>),
+}
+
+/// One line of the table.
+#[derive(Debug, Serialize)]
+struct Row {
+    experiment: &'static str,
+    mode: &'static str,
+    workers: usize,
+    median_wall_seconds: f64,
+    median_work_seconds: f64,
+    speedup: f64,
+    python_work_seconds: Option<f64>,
+    python_over_concur: Option<f64>,
+}
+
+/// Times the experiment once; fails with the first item's error if any item failed.
+fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
+    experiment: Experiment<I, T>,
+    options: Options,
+) -> anyhow::Result<(f64, f64)> {
+    let report = execute(experiment, options, |_, _| {})?;
+    if let Some((_, Err(e))) = report.results.iter().find(|(_, r)| r.is_err()) {
+        bail!("{} failed: {e}", report.command);
+    }
+    Ok((report.elapsed_seconds, report.work_seconds))
+}
+
+/// The median of `values` (which is not empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Writes a deterministic corpus of `books` books into `dir`: a Zipf-like mix over a fixed
+/// vocabulary, mixed case and punctuation, so wordfreq has real work and a stable answer.
+pub fn write_synthetic_corpus(
+    dir: &Path,
+    books: usize,
+    words_per_book: usize,
+) -> anyhow::Result<()> {
+    const VOCABULARY: [&str; 24] = [
+        "the", "and", "of", "upon", "said", "Mr.", "will", "whale", "sea", "ship", "captain",
+        "night", "day", "house", "letter", "heart", "Gregor", "garden", "river", "stone", "light",
+        "door", "road", "king",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for b in 0..books {
+        let mut text = String::with_capacity(words_per_book * 7);
+        for w in 0..words_per_book {
+            // xorshift64: deterministic on every platform.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let r = (state % 1000) as f64 / 1000.0;
+            let index = ((r * r * r) * VOCABULARY.len() as f64) as usize;
+            text.push_str(VOCABULARY[(index + b) % VOCABULARY.len()]);
+            text.push(if w % 12 == 11 { '\n' } else { ' ' });
+        }
+        std::fs::write(dir.join(format!("Synthetic {b}.txt")), text)
+            .with_context(|| format!("cannot write the synthetic corpus in {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Where the Python experiments are, or why they are skipped.
+fn find_python(options: &BenchOptions) -> Result<PathBuf, String> {
+    if options.no_python {
+        return Err("--no-python".into());
+    }
+    let dir = options
+        .python
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench/python"));
+    if !dir.join("wordfreq.py").is_file() {
+        return Err(format!("no {} with wordfreq.py", dir.display()));
+    }
+    match Command::new("python3").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(dir),
+        Ok(out) => Err(format!("python3 --version exited with {}", out.status)),
+        Err(e) => Err(format!("python3 not found: {e}")),
+    }
+}
+
+/// Runs one Python experiment once and returns its `work_seconds`.
+fn python_once(
+    dir: &Path,
+    script: &str,
+    args: &[String],
+    mode: Mode,
+    workers: usize,
+) -> anyhow::Result<f64> {
+    let path = dir.join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .args([
+            "--mode",
+            mode.name(),
+            "--workers",
+            &workers.to_string(),
+            "--json",
+        ])
+        .output()
+        .with_context(|| format!("cannot run python3 {}", path.display()))?;
+    let report: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "python3 {} printed no JSON (status {}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })?;
+    if !out.status.success() {
+        bail!("python3 {} failed: {}", path.display(), report["errors"]);
+    }
+    report["work_seconds"]
+        .as_f64()
+        .with_context(|| format!("python3 {} printed no work_seconds", path.display()))
+}
+
+/// Runs the bench and prints the table (or JSON). Returns `Ok(true)` when every run succeeded.
+pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
+    if options.runs == 0 {
+        bail!("--runs 0: at least one run is needed");
+    }
+    let workers = Mode::Threads.workers(options.workers)?;
+    let mut header = Vec::new();
+
+    // The corpus.
+    let synthetic;
+    let default_books = PathBuf::from("../shared/data/books");
+    let books_dir = match &options.books {
+        Some(dir) => dir.clone(),
+        None if default_books.is_dir() => default_books,
+        None => {
+            synthetic = tempfile::tempdir().context("cannot create a temporary folder")?;
+            write_synthetic_corpus(synthetic.path(), 8, 200_000)?;
+            header.push(
+                "books: no --books and no ../shared/data/books: a synthetic corpus of 8 books"
+                    .to_string(),
+            );
+            synthetic.path().to_path_buf()
+        }
+    };
+    let books_arg = books_dir.to_string_lossy().into_owned();
+    let books = sources::resolve_books(Some(&books_arg), None, sources::DEFAULT_TIMEOUT_SECONDS)?;
+    let stop_words_path = options.stop_words.clone().or_else(|| {
+        let beside = books_dir.parent()?.join("stop-words-english.txt");
+        beside.is_file().then_some(beside)
+    });
+    let stop_file;
+    let (stop_words, stop_words_arg) = match &stop_words_path {
+        Some(path) => {
+            let text = path.to_string_lossy().into_owned();
+            (
+                sources::load_stop_words(Some(&text), sources::DEFAULT_TIMEOUT_SECONDS)?,
+                text,
+            )
+        }
+        None => {
+            let words = ["the", "and", "of"].map(String::from).to_vec();
+            stop_file =
+                tempfile::NamedTempFile::new().context("cannot create the stop-word file")?;
+            std::fs::write(stop_file.path(), words.join("\n"))
+                .context("cannot write the stop-word file")?;
+            (words, stop_file.path().to_string_lossy().into_owned())
+        }
+    };
+    let iterations = if options.quick {
+        10_000
+    } else {
+        fingerprint::SEED_ITERATIONS
+    };
+    header.insert(
+        0,
+        format!(
+            "concur bench: primes (the seed's {} numbers), wordfreq and fingerprint ({iterations} iterations) \
+             on {} books in {}; modes {} ({workers} workers); {} runs each, medians",
+            primes::SEED_NUMBERS.len(),
+            books.len(),
+            books_dir.display(),
+            MODES.map(Mode::name).join(", "),
+            options.runs
+        ),
+    );
+
+    let numbers: Vec<String> = primes::SEED_NUMBERS.iter().map(u64::to_string).collect();
+    let book_list = books.clone();
+    let cases = vec![
+        Case {
+            name: "primes",
+            run: Box::new(|o| time_once(primes::experiment(primes::SEED_NUMBERS.to_vec()), o)),
+            python: ("primes.py", numbers),
+        },
+        Case {
+            name: "wordfreq",
+            run: Box::new(move |o| {
+                time_once(
+                    wordfreq::experiment(book_list.clone(), stop_words.clone()),
+                    o,
+                )
+            }),
+            python: (
+                "wordfreq.py",
+                vec![
+                    "--source".into(),
+                    books_arg.clone(),
+                    "--stop-words".into(),
+                    stop_words_arg,
+                ],
+            ),
+        },
+        Case {
+            name: "fingerprint",
+            run: Box::new(move |o| {
+                time_once(
+                    fingerprint::experiment(books.clone(), "salt", iterations),
+                    o,
+                )
+            }),
+            python: (
+                "fingerprint.py",
+                vec![
+                    "--source".into(),
+                    books_arg,
+                    "--iterations".into(),
+                    iterations.to_string(),
+                ],
+            ),
+        },
+    ];
+
+    let python = find_python(options);
+    match &python {
+        Ok(dir) => header.push(format!(
+            "python: python3 {}/*.py on the same inputs",
+            dir.display()
+        )),
+        Err(why) => header.push(format!("python: skipped ({why})")),
+    }
+
+    let per_mode = options.runs * if python.is_ok() { 2 } else { 1 };
+    let progress = ProgressBar::with_draw_target(
+        Some((cases.len() * MODES.len() * per_mode) as u64),
+        ProgressDrawTarget::stderr(),
+    );
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or(ProgressStyle::default_bar()),
+    );
+
+    let mut rows = Vec::new();
+    for case in &cases {
+        let mut baseline = None;
+        for mode in MODES {
+            let options_for_mode = Options {
+                mode,
+                workers: Some(workers),
+                as_completed: false,
+            };
+            progress.set_message(format!("{} {}", case.name, mode.name()));
+            let mut wall = Vec::new();
+            let mut work = Vec::new();
+            for _ in 0..options.runs {
+                let (w, k) = (case.run)(options_for_mode)?;
+                wall.push(w);
+                work.push(k);
+                progress.inc(1);
+            }
+            let python_work = match &python {
+                Ok(dir) => {
+                    let mut times = Vec::new();
+                    for _ in 0..options.runs {
+                        progress.set_message(format!("python {} {}", case.name, mode.name()));
+                        times.push(python_once(
+                            dir,
+                            case.python.0,
+                            &case.python.1,
+                            mode,
+                            workers,
+                        )?);
+                        progress.inc(1);
+                    }
+                    Some(median(&mut times))
+                }
+                Err(_) => None,
+            };
+            let work_median = median(&mut work);
+            let base = *baseline.get_or_insert(work_median);
+            rows.push(Row {
+                experiment: case.name,
+                mode: mode.name(),
+                workers: mode.workers(Some(workers))?,
+                median_wall_seconds: median(&mut wall),
+                median_work_seconds: work_median,
+                speedup: base / work_median,
+                python_work_seconds: python_work,
+                python_over_concur: python_work.map(|p| p / work_median),
+            });
+        }
+    }
+    progress.finish_and_clear();
+
+    if options.json {
+        println!(
+            "{}",
+            json!({
+                "command": "bench",
+                "about": header,
+                "runs": options.runs,
+                "quick": options.quick,
+                "iterations": iterations,
+                "rows": rows,
+            })
+        );
+    } else {
+        for line in &header {
+            println!("{line}");
+        }
+        println!(
+            "{:<12} {:<11} {:>7} {:>10} {:>10} {:>8} {:>12} {:>10}",
+            "experiment", "mode", "workers", "wall s", "work s", "speedup", "python s", "py/concur"
+        );
+        for r in &rows {
+            let (py, ratio) = match (r.python_work_seconds, r.python_over_concur) {
+                (Some(p), Some(x)) => (format!("{p:.3}"), format!("{x:.1}x")),
+                _ => ("-".into(), "-".into()),
+            };
+            println!(
+                "{:<12} {:<11} {:>7} {:>10.3} {:>10.3} {:>7.2}x {:>12} {:>10}",
+                r.experiment,
+                r.mode,
+                r.workers,
+                r.median_wall_seconds,
+                r.median_work_seconds,
+                r.speedup,
+                py,
+                ratio
+            );
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,198 @@
+//! The seed's CPU-bound experiment that holds Python's interpreter lock: primality by trial
+//! division.
+//!
+//! Contract: trial division by 2 and then by odd numbers up to the square root, as the seed does,
+//! but correct where the seed is not (0 and 1 are not prime, 2 is), for every `u64` without
+//! overflow. [`parse_number`] turns command-line text into a `u64` or an error naming the text
+//! (not a number, negative, larger than `u64::MAX`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::workloads::Experiment;
+
+/// The seed's nine numbers, in the seed's order.
+pub const SEED_NUMBERS: [u64; 9] = [
+    112272535095293,
+    112582705942171,
+    112272535095293,
+    115280095190773,
+    115797848077099,
+    1099726899285419,
+    3399726899288419,
+    1125828054422712,
+    237397848077029,
+];
+
+/// Whether one number is prime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Primality {
+    /// The number.
+    pub n: u64,
+    /// Whether it is prime.
+    pub prime: bool,
+}
+
+impl std::fmt::Display for Primality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = if self.prime { "True" } else { "False" };
+        write!(f, "{} is prime: {word}", self.n)
+    }
+}
+
+/// Whether `n` is prime, by trial division.
+pub fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n % 2 == 0 {
+        return n == 2;
+    }
+    if n < EXACT {
+        return (3..)
+            .step_by(2)
+            .take_while(|&d| d * d <= n)
+            .all(|d| !divides_exact(d, n));
+    }
+    let mut d = 3u64;
+    // `d <= n / d` is `d * d <= n` without overflow.
+    while d <= n / d {
+        if n % d == 0 {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// Below this, [`divides_exact`] is exact: `n` and the divisors are exact `f64`s.
+const EXACT: u64 = 1 << 52;
+
+/// Whether `d` divides `n` (both below [`EXACT`], `d` at least 1), with one pipelined `f64`
+/// division instead of a 64-bit integer division, which costs several times as much on x86-64.
+/// The rounded quotient is at most one away from the true one; the remainder is corrected.
+#[inline(always)]
+fn divides_exact(d: u64, n: u64) -> bool {
+    let q = (n as f64 / d as f64) as i64;
+    let (n, d) = (n as i64, d as i64);
+    let mut r = n - q * d;
+    if r < 0 {
+        r += d;
+    } else if r >= d {
+        r -= d;
+    }
+    r == 0
+}
+
+fn primality(n: u64) -> Result<Primality, String> {
+    Ok(Primality {
+        n,
+        prime: is_prime(n),
+    })
+}
+
+concur::task! {
+    /// Whether one number is prime (never fails; the `Result` keeps every workload's shape).
+    pub static PRIMALITY: fn(u64) -> Result<Primality, String> = primality;
+}
+
+/// The experiment over `numbers`.
+pub fn experiment(numbers: Vec<u64>) -> Experiment<u64, Primality> {
+    Experiment {
+        command: "primes",
+        key: "n",
+        task: &PRIMALITY,
+        inputs: numbers.into_iter().map(|n| (Value::from(n), n)).collect(),
+    }
+}
+
+/// A `u64` from the command line, or an error naming the text.
+pub fn parse_number(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(rest) = t.strip_prefix('-') {
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "{text:?} is negative: primes takes numbers from 0 to {}",
+                    u64::MAX
+                ));
+            }
+        }
+        return Err(format!("{text:?} is not a whole number"));
+    }
+    digits.parse::<u64>().map_err(|_| {
+        format!(
+            "{text} is too large: primes takes numbers from 0 to {}",
+            u64::MAX
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_numbers_are_right_where_the_seed_was_wrong() {
+        let primes: Vec<u64> = (0..30).filter(|&n| is_prime(n)).collect();
+        assert_eq!(primes, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+    }
+
+    #[test]
+    fn float_division_path_agrees_with_integer_remainders() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = x % EXACT;
+            let d = 1 + (x >> 40) % (1 << 26);
+            assert_eq!(divides_exact(d, n), n % d == 0, "{n} % {d}");
+            let m = (n / d) * d; // a multiple, and its neighbours
+            assert!(divides_exact(d, m));
+            assert_eq!(divides_exact(d, m + 1), d == 1);
+        }
+        assert_eq!(
+            is_prime(EXACT - 1),
+            (EXACT - 1) % 3 != 0 && is_prime_integer(EXACT - 1)
+        );
+    }
+
+    fn is_prime_integer(n: u64) -> bool {
+        n >= 2
+            && (n == 2 || n % 2 == 1)
+            && (3..)
+                .step_by(2)
+                .take_while(|d| d * d <= n)
+                .all(|d| n % d != 0)
+    }
+
+    #[test]
+    fn both_paths_agree_on_the_seed_numbers_and_small_ones() {
+        for n in (0..5000).chain([65_521 * 65_521, 1_000_000_007]) {
+            assert_eq!(is_prime(n), is_prime_integer(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn largest_values_do_not_overflow() {
+        assert!(!is_prime(u64::MAX)); // 3 * 5 * 17 * ...
+        assert!(is_prime(4_294_967_291)); // largest prime below 2^32
+        assert!(!is_prime(65_521 * 65_521)); // the square of a prime: the divisor is the root itself
+    }
+
+    #[test]
+    fn parse_names_the_bad_text() {
+        assert_eq!(parse_number("17"), Ok(17));
+        assert_eq!(parse_number("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_number("18446744073709551616")
+            .unwrap_err()
+            .contains("too large"));
+        assert!(parse_number("-5").unwrap_err().contains("negative"));
+        assert!(parse_number("abc")
+            .unwrap_err()
+            .contains("\"abc\" is not a whole number"));
+        assert!(parse_number("").is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! `concur primes` and the flags every command shares: bad numbers, modes, workers, JSON.
+
+mod common;
+
+use common::{concur, json_of};
+use predicates::prelude::*;
+use serde_json::json;
+
+#[test]
+fn zero_one_two_are_right_where_the_seed_was_wrong() {
+    let mut cmd = concur();
+    cmd.args([
+        "primes",
+        "--json",
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "18446744073709551615",
+    ]);
+    let report = json_of(cmd, 0);
+    assert_eq!(
+        report["results"],
+        json!([
+            {"n": 0, "prime": false}, {"n": 1, "prime": false}, {"n": 2, "prime": true},
+            {"n": 3, "prime": true}, {"n": 4, "prime": false}, {"n": 18446744073709551615u64, "prime": false}
+        ])
+    );
+    assert_eq!(report["command"], "primes");
+    assert_eq!(report["errors"], json!([]));
+}
+
+#[test]
+fn default_numbers_are_the_seeds_in_python_text() {
+    let out = concur()
+        .args(["primes", "--mode", "threads", "--workers", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0], "112272535095293 is prime: True");
+    assert_eq!(lines[5], "1099726899285419 is prime: False");
+    assert!(lines[9].starts_with("Elapsed time: "));
+}
+
+#[test]
+fn bad_numbers_are_one_line_naming_them() {
+    for (arg, expected) in [
+        ("abc", "error: \"abc\" is not a whole number\n"),
+        ("-5", "error: \"-5\" is negative: primes takes numbers from 0 to 18446744073709551615\n"),
+        (
+            "18446744073709551616",
+            "error: 18446744073709551616 is too large: primes takes numbers from 0 to 18446744073709551615\n",
+        ),
+        ("1.5", "error: \"1.5\" is not a whole number\n"),
+    ] {
+        concur().args(["primes", "7", arg]).assert().code(1).stdout("").stderr(expected);
+    }
+}
+
+#[test]
+fn workers_zero_is_refused() {
+    concur()
+        .args(["primes", "--mode", "threads", "--workers", "0", "7"])
+        .assert()
+        .code(1)
+        .stderr("error: --workers 0: at least one worker is needed\n");
+}
+
+#[test]
+fn unknown_mode_is_a_usage_error_and_future_modes_say_not_yet() {
+    concur()
+        .args(["primes", "--mode", "fibers", "7"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("fibers"));
+    for mode in ["processes", "async", "mpi"] {
+        concur()
+            .args(["primes", "--mode", mode, "7"])
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "error: mode \"{mode}\" is not available yet in this build (available: sequential, threads)\n"
+            ));
+    }
+}
+
+#[test]
+fn as_completed_in_threads_keeps_json_in_input_order() {
+    let mut cmd = concur();
+    cmd.args([
+        "primes",
+        "--json",
+        "--as-completed",
+        "--mode",
+        "threads",
+        "97",
+        "1000000007",
+        "8",
+    ]);
+    let report = json_of(cmd, 0);
+    assert_eq!(
+        report["results"],
+        json!([{"n": 97, "prime": true}, {"n": 1000000007, "prime": true}, {"n": 8, "prime": false}])
+    );
+}
