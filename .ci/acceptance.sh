@@ -84,7 +84,7 @@ PY
 }
 
 two_books="Frankenstein,Gulliver"
-for mode in sequential threads; do
+for mode in sequential threads processes; do
   check "wordfreq --mode $mode: 8 books = seed-wordfreq.tsv" \
     json_check wordfreq "$data/expected/seed-wordfreq.tsv" "" \
     wordfreq --source "$data/books" --stop-words "$data/stop-words-english.txt" --mode "$mode"

@@ -113,6 +113,9 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
+    // A worker process of `--mode processes` is this binary started again: it serves tasks here
+    // and never returns. Everything else starts below.
+    concur::init();
     // Tasks catch their own panics and report them as that item's error; this keeps any panic to
     // one line on stderr, never a backtrace, whatever RUST_BACKTRACE says.
     std::panic::set_hook(Box::new(|info| eprintln!("error: internal error: {info}")));

@@ -29,7 +29,7 @@ fn pepper(fixture: &Fixture, mode: &str, books: &str) -> assert_cmd::Command {
 #[test]
 fn matches_python_hashlib_in_every_mode() {
     let fixture = Fixture::new(&[("book", b"book"), ("empty", b"")], "");
-    for mode in ["sequential", "threads"] {
+    for mode in ["sequential", "threads", "processes"] {
         let report = json_of(pepper(&fixture, mode, "book"), 0);
         assert_eq!(
             report["results"],

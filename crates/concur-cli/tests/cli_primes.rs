@@ -47,6 +47,28 @@ fn default_numbers_are_the_seeds_in_python_text() {
 }
 
 #[test]
+fn processes_mode_gives_the_sequential_answers() {
+    let run = |mode: &str| {
+        let out = concur()
+            .args(["primes", "--json", "--mode", mode, "--workers", "2"])
+            .args(["0", "1", "2", "97", "1125828054422712", "112582705942171"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let sequential = run("sequential");
+    let processes = run("processes");
+    assert_eq!(processes["results"], sequential["results"]);
+    assert_eq!(processes["mode"], "processes");
+    assert_eq!(processes["workers"], 2);
+}
+
+#[test]
 fn bad_numbers_are_one_line_naming_them() {
     for (arg, expected) in [
         ("abc", "error: \"abc\" is not a whole number\n"),
@@ -77,14 +99,14 @@ fn unknown_mode_is_a_usage_error_and_future_modes_say_not_yet() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("fibers"));
-    for mode in ["processes", "async", "mpi"] {
+    for mode in ["async", "mpi"] {
         concur()
             .args(["primes", "--mode", mode, "7"])
             .assert()
             .code(1)
             .stdout("")
             .stderr(format!(
-                "error: mode \"{mode}\" is not available yet in this build (available: sequential, threads)\n"
+                "error: mode \"{mode}\" is not available yet in this build (available: sequential, threads, processes)\n"
             ));
     }
 }

@@ -208,12 +208,14 @@ fn every_mode_and_order_gives_the_same_results() {
     for extra in [
         &["--mode", "threads"][..],
         &["--mode", "threads", "--as-completed", "--workers", "3"],
+        &["--mode", "processes", "--workers", "2"],
+        &["--mode", "processes", "--as-completed"],
     ] {
         let mut args = vec!["--json"];
         args.extend_from_slice(extra);
         let report = json_of(fixture.wordfreq(&args), 0);
         assert_eq!(report["results"], sequential["results"], "{extra:?}");
-        assert_eq!(report["mode"], "threads");
+        assert_eq!(report["mode"], extra[1]);
     }
     let threes = json_of(
         fixture.wordfreq(&["--json", "--mode", "threads", "--workers", "3"]),

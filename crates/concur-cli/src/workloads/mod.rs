@@ -36,7 +36,7 @@ pub enum Mode {
     Sequential,
     /// A pool of worker threads.
     Threads,
-    /// A pool of worker processes (not in this build yet).
+    /// A pool of crash-isolated worker processes.
     Processes,
     /// An async runtime (not in this build yet).
     Async,
@@ -90,8 +90,14 @@ pub fn with_executor<W: WithExecutor>(
             pool.shutdown(true, false);
             Ok(output)
         }
-        Mode::Processes | Mode::Async | Mode::Mpi => bail!(
-            "mode {:?} is not available yet in this build (available: sequential, threads)",
+        Mode::Processes => {
+            let pool = concur::ProcessPool::new(workers)?;
+            let output = work.run(&pool);
+            pool.shutdown(true, false);
+            Ok(output)
+        }
+        Mode::Async | Mode::Mpi => bail!(
+            "mode {:?} is not available yet in this build (available: sequential, threads, processes)",
             mode.name()
         ),
     }
