@@ -47,6 +47,18 @@ pub enum Error {
     /// Arguments or results could not be carried between processes.
     #[error("wire error: {0}")]
     Wire(String),
+    /// A task never ran because a task it depends on failed or was cancelled. `cause` is that
+    /// dependency's own error, so a chain of these names the whole path back to the first failure.
+    #[error("dependency `{dependency}` failed: {cause}")]
+    DependencyFailed {
+        /// The dependency's name (a graph node's name, or its position among the dependencies).
+        dependency: String,
+        /// Why the dependency failed.
+        cause: Box<Error>,
+    },
+    /// A declared task graph has a cycle; the names along it, the first repeated at the end.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
 }
 
 /// Shorthand for results whose error is [`Error`].

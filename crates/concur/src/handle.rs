@@ -144,7 +144,10 @@ impl<T> Clone for Handle<T> {
 impl<T> fmt::Debug for Handle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("state", &State::from_u8(self.shared.state.load(Ordering::Acquire)))
+            .field(
+                "state",
+                &State::from_u8(self.shared.state.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }
@@ -209,6 +212,13 @@ impl<T: Send + 'static> Promise<T> {
     /// `cancel_pending`).
     pub fn cancel(self) {
         complete(&self.shared, CANCELLED, Err(Error::Cancelled), false);
+    }
+
+    /// Completes a task that never started as cancelled, with `error` saying why (for example a
+    /// cancelled dependency, see [`graph`](crate::graph)). Its readers see `error` instead of
+    /// [`Error::Cancelled`]; `cancelled()` is true.
+    pub fn cancel_with(self, error: Error) {
+        complete(&self.shared, CANCELLED, Err(error), false);
     }
 
     /// A handle reading this promise's task.
@@ -387,7 +397,11 @@ impl<T: Send + 'static> Handle<T> {
                 return true;
             }
             inner = match deadline {
-                None => self.shared.done.wait(inner).unwrap_or_else(|e| e.into_inner()),
+                None => self
+                    .shared
+                    .done
+                    .wait(inner)
+                    .unwrap_or_else(|e| e.into_inner()),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -417,7 +431,8 @@ impl<T: Send + 'static> Handle<T> {
         T: Clone,
     {
         self.wait();
-        self.peek().expect("done handle has an outcome or it was taken")
+        self.peek()
+            .expect("done handle has an outcome or it was taken")
     }
 
     /// Like [`result`](Self::result), but gives up after `timeout` with [`Error::Timeout`]; the task
@@ -429,7 +444,8 @@ impl<T: Send + 'static> Handle<T> {
         if !self.wait_timeout(timeout) {
             return Err(Error::Timeout(timeout));
         }
-        self.peek().expect("done handle has an outcome or it was taken")
+        self.peek()
+            .expect("done handle has an outcome or it was taken")
     }
 
     /// Waits for the task and moves its value out without cloning. Other clones of this handle

@@ -58,7 +58,8 @@ where
     fn run(self: Box<Self>) {
         let TaskJob { f, promise } = *self;
         if promise.start() {
-            let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+            let outcome =
+                catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
             promise.complete(outcome);
         }
     }
@@ -88,12 +89,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// Queues `job`; if the pool refuses it, the job's handle is failed with the same error.
     fn push(&self, job: Box<dyn Job>) -> Result<()> {
         if let Some(why) = self.broken.get() {
+            job.fail(Error::Broken(why.clone()));
             return Err(Error::Broken(why.clone()));
         }
         if self.gate.fetch_add(2, Ordering::AcqRel) & 1 == 1 {
             self.gate.fetch_sub(2, Ordering::AcqRel);
+            job.fail(Error::Shutdown);
             return Err(Error::Shutdown);
         }
         // The receiver lives in `Shared`, so the channel cannot be disconnected here.
@@ -185,6 +189,22 @@ pub(crate) fn help_until(done: &Receiver<()>, deadline: Option<Instant>) -> bool
     recv_helping(done, deadline).is_some()
 }
 
+/// See [`ThreadPool::spawner`]. Holding one does not keep the workers alive: after shutdown,
+/// spawned work resolves [`Error::Shutdown`].
+#[derive(Clone)]
+pub(crate) struct Spawner(Arc<Shared>);
+
+impl Spawner {
+    /// Queues `f` to complete `promise` (or fails `promise` with the pool's refusal).
+    pub(crate) fn spawn<T, F>(&self, promise: Promise<T>, f: F)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _ = self.0.push(Box::new(TaskJob { f, promise }));
+    }
+}
+
 /// Configures a [`ThreadPool`].
 ///
 /// ```
@@ -238,7 +258,11 @@ impl ThreadPoolBuilder {
     /// Starts the workers.
     pub fn build(self) -> Result<ThreadPool> {
         let workers = match self.workers {
-            Some(0) => return Err(Error::Config("a thread pool needs at least one worker".into())),
+            Some(0) => {
+                return Err(Error::Config(
+                    "a thread pool needs at least one worker".into(),
+                ))
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
@@ -252,7 +276,8 @@ impl ThreadPoolBuilder {
         });
         let mut threads = Vec::with_capacity(workers);
         for index in 0..workers {
-            let mut builder = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
@@ -267,7 +292,9 @@ impl ThreadPoolBuilder {
                         threads: Mutex::new(threads),
                     };
                     pool.shutdown(true, true);
-                    return Err(Error::Config(format!("cannot start worker thread {index}: {e}")));
+                    return Err(Error::Config(format!(
+                        "cannot start worker thread {index}: {e}"
+                    )));
                 }
             }
         }
@@ -351,6 +378,13 @@ impl ThreadPool {
         Ok(handle)
     }
 
+    /// A cloneable right to queue work on this pool from any thread, for work whose handle was
+    /// handed out before it could be queued (a task waiting for its dependencies, see
+    /// [`graph`](crate::graph)).
+    pub(crate) fn spawner(&self) -> Spawner {
+        Spawner(self.shared.clone())
+    }
+
     /// `f` over every input, results in input order: lazy, bounded and chunked (see [`Map`]).
     pub fn map<I, O, F, It>(&self, f: F, inputs: It) -> Map<'_, It::IntoIter, O>
     where
@@ -381,10 +415,15 @@ impl ThreadPool {
         It: IntoIterator<Item = I>,
     {
         let f = Arc::new(f);
-        Map::new(inputs.into_iter(), ordered, 2 * self.workers(), move |chunk: Vec<I>| {
-            let f = f.clone();
-            self.submit(move || run_each(chunk, |x| f(x)))
-        })
+        Map::new(
+            inputs.into_iter(),
+            ordered,
+            2 * self.workers(),
+            move |chunk: Vec<I>| {
+                let f = f.clone();
+                self.submit(move || run_each(chunk, |x| f(x)))
+            },
+        )
     }
 
     /// Stops accepting work. With `cancel_pending`, queued tasks are cancelled (their handles say
@@ -414,7 +453,8 @@ impl ThreadPool {
         }
         if wait {
             let me = std::thread::current().id();
-            let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
             for t in threads {
                 if t.thread().id() != me {
                     let _ = t.join();
@@ -435,7 +475,11 @@ impl Executor for ThreadPool {
         self.shared.workers
     }
 
-    fn submit_task<I: Wire, O: Wire>(&self, task: &'static TaskFn<I, O>, input: I) -> Result<Handle<O>> {
+    fn submit_task<I: Wire, O: Wire>(
+        &self,
+        task: &'static TaskFn<I, O>,
+        input: I,
+    ) -> Result<Handle<O>> {
         self.submit(move || task.call(input))
     }
 
