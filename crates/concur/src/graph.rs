@@ -31,7 +31,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -465,9 +465,10 @@ impl<V: Clone + Send + 'static> Graph<V> {
                     gather(dep_handles, labels, promise, move |values, promise| {
                         spawner.spawn(promise, move || {
                             let start = Instant::now();
-                            let value = f(values);
+                            let value = catch_unwind(AssertUnwindSafe(|| f(values)));
                             timings[i].set(start, Instant::now());
-                            value
+                            // The pool turns a panic into the handle's error, as for any task.
+                            value.unwrap_or_else(|p| resume_unwind(p))
                         })
                     })
                 }

@@ -135,8 +135,8 @@ pub(crate) struct LockInfo {
 #[derive(Default)]
 struct Registry {
     locks: HashMap<u64, Arc<LockInfo>>,
-    /// held -> (acquired -> thread number that first did so).
-    edges: HashMap<u64, HashMap<u64, u64>>,
+    /// held -> (acquired -> name of the thread that first did so; kept after it exits).
+    edges: HashMap<u64, HashMap<u64, Arc<str>>>,
     threads: HashMap<u64, Arc<str>>,
     /// thread number -> the lock it is blocked on.
     waiting: HashMap<u64, u64>,
@@ -153,6 +153,7 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// This thread as the registry knows it; unregistered when the thread exits.
 struct ThisThread {
     number: u64,
+    name: Arc<str>,
     /// Locks held, in acquisition order.
     held: RefCell<Vec<u64>>,
     /// Orders (held, acquired) this thread has seen accepted.
@@ -174,8 +175,8 @@ thread_local! {
             Some(n) => n.into(),
             None => format!("{:?}", current.id()).into(),
         };
-        registry().threads.insert(number, name);
-        ThisThread { number, held: RefCell::new(Vec::new()), known: RefCell::new(HashSet::new()) }
+        registry().threads.insert(number, name.clone());
+        ThisThread { number, name, held: RefCell::new(Vec::new()), known: RefCell::new(HashSet::new()) }
     };
 }
 
@@ -228,7 +229,10 @@ pub(crate) fn before_lock(lock: &LockInfo) -> Result<(), Deadlock> {
                 drop(r);
                 return Err(report(deadlock));
             }
-            r.edges.entry(h).or_default().insert(lock.id, me.number);
+            r.edges
+                .entry(h)
+                .or_default()
+                .insert(lock.id, me.name.clone());
             known.insert((h, lock.id));
         }
         Ok(())
@@ -336,12 +340,11 @@ impl Registry {
                 .edges
                 .get(&pair[0])
                 .and_then(|t| t.get(&pair[1]))
-                .copied()
-                .unwrap_or(0);
+                .map_or_else(String::new, |t| t.to_string());
             cycle.push(LockOrder {
                 held: self.lock_name(pair[0]),
                 acquired: self.lock_name(pair[1]),
-                thread: self.thread_name(by),
+                thread: by,
             });
         }
         let on_cycle: Vec<u64> = path.to_vec();
