@@ -11,9 +11,10 @@
 //!   exists at once and reads `Pending` until the task it stands for is done.
 //! - **Failure travels.** When a dependency fails, each dependent fails at once, without waiting for
 //!   its other dependencies, with [`Error::DependencyFailed`] naming the dependency (a node's name,
-//!   or `#i`, its position among the dependencies) and carrying its error; dependents of dependents
-//!   get the chain. When a dependency is *cancelled*, its dependents are cancelled too (state
-//!   `Cancelled`), with the same naming error.
+//!   or `#i`, its position among the dependencies) and the task where the failure began, with
+//!   that task's error; dependents of dependents likewise, however deep (the error stays one level
+//!   deep, and the stack stays flat). When a dependency is *cancelled*, its dependents are
+//!   cancelled too (state `Cancelled`), with the same naming error.
 //! - **Cancel reaches the task.** Cancelling a dependent before it is submitted means it never runs;
 //!   after it is submitted to an executor, the cancel is passed on to that executor's handle (a
 //!   process pool kills the worker; a thread pool drops it if still queued, otherwise it runs on and
@@ -29,6 +30,7 @@
 //! [`GraphRun`] gives each node's handle, a Graphviz export, and [`Stats`]: the critical path by
 //! measured task durations and the achieved parallelism.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -117,22 +119,68 @@ where
                 .collect();
             drop(g);
             if !promise.is_done() {
-                start(values, promise);
+                settle(move || start(values, promise));
             }
         }
         Err(cause) => {
             let (_, promise) = g.pending.take().expect("checked above");
-            let error = Error::DependencyFailed {
-                dependency: g.labels.name(i),
-                cause: Box::new(cause),
-            };
+            let error = Error::dependency_failed(g.labels.name(i), cause);
             drop(g);
-            if dep.cancelled() {
-                promise.cancel_with(error);
-            } else {
-                promise.complete(Err(error));
-            }
+            let cancelled = dep.cancelled();
+            settle(move || {
+                if cancelled {
+                    promise.cancel_with(error);
+                } else {
+                    promise.complete(Err(error));
+                }
+            });
         }
+    }
+}
+
+/// Steps queued by [`settle`] while this thread is settling.
+type Deferred = Vec<Box<dyn FnOnce()>>;
+
+thread_local! {
+    /// Work deferred by [`settle`] while this thread is already settling.
+    static SETTLING: RefCell<Option<Deferred>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, which may complete a handle; if this thread is already inside `settle`, queues `f`
+/// for the outer call instead. Completing a handle runs its dependents' callbacks, which settle
+/// them in turn, so without this a failure travelling down a chain of a million dependents (or a
+/// chain of inline executors) would recurse a million deep. With it the stack stays flat.
+fn settle(f: impl FnOnce() + 'static) {
+    let outermost = SETTLING.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_some() {
+            return false;
+        }
+        *s = Some(Vec::new());
+        true
+    });
+    if !outermost {
+        SETTLING.with(|s| {
+            s.borrow_mut()
+                .as_mut()
+                .expect("inside settle")
+                .push(Box::new(f))
+        });
+        return;
+    }
+    /// Ends the settling state even if a step unwinds; queued steps are then dropped, and their
+    /// promises resolve as `Shutdown` (handle rule 4).
+    struct Outermost;
+    impl Drop for Outermost {
+        fn drop(&mut self) {
+            let left = SETTLING.with(|s| s.borrow_mut().take());
+            drop(left);
+        }
+    }
+    let _outermost = Outermost;
+    f();
+    while let Some(next) = SETTLING.with(|s| s.borrow_mut().as_mut().and_then(Vec::pop)) {
+        next();
     }
 }
 

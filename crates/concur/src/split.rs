@@ -282,9 +282,8 @@ impl<T: Clone + Send + 'static> FirstFound<T> {
                 }
                 Ok(_) => shared.settle_if_finished(g),
                 Err(cause) => {
-                    g.first_failure.get_or_insert(Error::DependencyFailed {
-                        dependency: format!("#{index}"),
-                        cause: Box::new(cause),
+                    g.first_failure.get_or_insert_with(|| {
+                        Error::dependency_failed(format!("#{index}"), cause)
                     });
                     shared.settle_if_finished(g);
                 }

@@ -117,7 +117,7 @@ fn a_failing_node_fails_its_dependents_by_name_only() {
     assert_eq!(run.handle("side").unwrap().result(), Ok(7));
     assert_eq!(
         run.handle("report").unwrap().error().unwrap().to_string(),
-        "dependency `count` failed: dependency `fetch` failed: task panicked: http://127.0.0.1:1/book returned 404"
+        "dependency `count` failed, because `fetch` failed: task panicked: http://127.0.0.1:1/book returned 404"
     );
     let stats = run.stats();
     assert_eq!(

@@ -13,10 +13,7 @@ fn concat(parts: Vec<String>) -> String {
 concur::task! { static CONCAT: fn(Vec<String>) -> String = concat; }
 
 fn failed(dependency: &str, cause: Error) -> Error {
-    Error::DependencyFailed {
-        dependency: dependency.into(),
-        cause: Box::new(cause),
-    }
+    Error::dependency_failed(dependency, cause)
 }
 
 #[test]
@@ -78,7 +75,7 @@ fn failure_names_the_dependency_and_travels_down_the_chain() {
     assert_eq!(top.state(), State::Finished);
     assert_eq!(
         top.error().unwrap().to_string(),
-        "dependency `#1` failed: dependency `#1` failed: task panicked: book 7 is missing"
+        "dependency `#1` failed, because `#1` failed: task panicked: book 7 is missing"
     );
 }
 
@@ -174,5 +171,34 @@ fn a_refusing_executor_fails_the_dependent_with_its_error() {
     assert_eq!(
         panicking_start.result(),
         Err(Error::Panicked("bad start".into()))
+    );
+}
+
+#[test]
+fn a_failure_travels_down_a_long_chain_on_a_small_stack() {
+    let pool = ThreadPool::builder()
+        .workers(1)
+        .stack_size(128 * 1024)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let first = pool
+        .submit(move || -> u64 {
+            rx.recv().unwrap();
+            panic!("first link broke")
+        })
+        .unwrap();
+    let mut last = first.clone();
+    for _ in 0..100_000 {
+        last = pool.submit_after([last], |v| v[0] + 1);
+    }
+    tx.send(()).unwrap(); // the failure now travels 100,000 links inside the worker's callbacks
+    assert_eq!(
+        last.result(),
+        Err(Error::DependencyFailed {
+            dependency: "#0".into(),
+            root: Some("#0".into()),
+            cause: Box::new(Error::Panicked("first link broke".into())),
+        })
     );
 }

@@ -70,10 +70,10 @@ fn nothing_found_is_none_and_a_failure_is_named_only_without_a_find() {
     );
     assert_eq!(
         group.finish().result(),
-        Err(Error::DependencyFailed {
-            dependency: "#1".into(),
-            cause: Box::new(Error::Panicked("range 7..9 unreadable".into()))
-        })
+        Err(Error::dependency_failed(
+            "#1",
+            Error::Panicked("range 7..9 unreadable".into())
+        ))
     );
 
     let group = FirstFound::new(|x: &u32| *x > 100);
