@@ -533,6 +533,7 @@ impl<V: Clone + Send + 'static> Graph<V> {
             handles[i] = Some(handle);
         }
         Ok(GraphRun {
+            index: self.index,
             names,
             deps,
             order,
@@ -643,6 +644,7 @@ fn dot<'a>(
 
 /// A submitted [`Graph`]: each node's handle, and statistics once it is done.
 pub struct GraphRun<V> {
+    index: HashMap<Arc<str>, usize>,
     names: Arc<[Arc<str>]>,
     deps: Vec<Vec<usize>>,
     order: Vec<usize>,
@@ -672,10 +674,7 @@ pub struct Stats {
 impl<V: Clone + Send + 'static> GraphRun<V> {
     /// The handle of node `name`.
     pub fn handle(&self, name: &str) -> Option<&Handle<V>> {
-        self.names
-            .iter()
-            .position(|n| &**n == name)
-            .map(|i| &self.handles[i])
+        self.index.get(name).map(|&i| &self.handles[i])
     }
 
     /// Every node's name and handle, in declaration order.
