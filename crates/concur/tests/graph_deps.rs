@@ -16,6 +16,12 @@ fn failed(dependency: &str, cause: Error) -> Error {
     Error::dependency_failed(dependency, cause)
 }
 
+/// A task that holds a worker of `pool` until the sender sends; it returns `true` then.
+fn blocker(pool: &ThreadPool) -> (mpsc::Sender<()>, Handle<bool>) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (tx, pool.submit(move || rx.recv().is_ok()).unwrap())
+}
+
 #[test]
 fn dependent_receives_values_in_declared_order() {
     let pool = ThreadPool::new(2).unwrap();
@@ -82,8 +88,7 @@ fn failure_names_the_dependency_and_travels_down_the_chain() {
 #[test]
 fn a_failure_does_not_wait_for_the_other_dependencies() {
     let pool = ThreadPool::new(2).unwrap();
-    let (tx, rx) = mpsc::channel::<()>();
-    let blocked = pool.submit(move || rx.recv().is_ok()).unwrap();
+    let (tx, blocked) = blocker(&pool);
     let bad = pool.submit(|| -> bool { panic!("no") }).unwrap();
     let dependent = pool.submit_after([blocked.clone(), bad], |v| v[0]);
     // Resolves while `blocked` is still running: it cannot finish before `tx` sends.
@@ -99,8 +104,7 @@ fn a_failure_does_not_wait_for_the_other_dependencies() {
 #[test]
 fn cancelling_a_dependency_cancels_its_dependents_transitively() {
     let pool = ThreadPool::new(1).unwrap();
-    let (tx, rx) = mpsc::channel::<()>();
-    let blocker = pool.submit(move || rx.recv().is_ok()).unwrap();
+    let (tx, blocker) = blocker(&pool);
     let queued = pool.submit(|| 5).unwrap();
     let child = pool.submit_after([queued.clone()], |v| v[0] * 2);
     let grandchild = pool.submit_after([child.clone()], |v| v[0] * 2);
@@ -118,8 +122,7 @@ fn cancelling_a_dependency_cancels_its_dependents_transitively() {
 #[test]
 fn a_cancelled_dependent_never_runs() {
     let pool = ThreadPool::new(2).unwrap();
-    let (tx, rx) = mpsc::channel::<()>();
-    let dep = pool.submit(move || rx.recv().is_ok()).unwrap();
+    let (tx, dep) = blocker(&pool);
     let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let r = ran.clone();
     let dependent = pool.submit_after([dep.clone()], move |_| {
@@ -136,8 +139,7 @@ fn a_cancelled_dependent_never_runs() {
 #[test]
 fn cancelling_a_submitted_dependent_cancels_the_executors_handle() {
     let pool = Arc::new(ThreadPool::new(1).unwrap());
-    let (tx, rx) = mpsc::channel::<()>();
-    let blocker = pool.submit(move || rx.recv().is_ok()).unwrap();
+    let (tx, blocker) = blocker(&pool);
     // `after` with our own start: we keep the inner handle to observe it.
     let (inner_tx, inner_rx) = mpsc::channel();
     let p = pool.clone();
@@ -157,8 +159,7 @@ fn cancelling_a_submitted_dependent_cancels_the_executors_handle() {
 #[test]
 fn a_refusing_executor_fails_the_dependent_with_its_error() {
     let pool = ThreadPool::new(1).unwrap();
-    let (tx, rx) = mpsc::channel::<()>();
-    let dep = pool.submit(move || rx.recv().is_ok()).unwrap();
+    let (tx, dep) = blocker(&pool);
     let dependent = pool.submit_after([dep.clone()], |v| v[0]);
     pool.shutdown(false, false); // `dep` still runs; the dependent is queued after the stop
     tx.send(()).unwrap();
