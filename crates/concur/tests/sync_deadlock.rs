@@ -1,8 +1,7 @@
 //! The deadlock-detecting Mutex: the classic two threads / two locks / opposite order is refused
 //! in exactly one thread, before it hangs, naming locks and threads; a global order never is.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::thread;
 
 use concur::sync::{self, Deadlock, Mutex};
@@ -165,11 +164,13 @@ fn dropping_a_lock_forgets_its_orders() {
 }
 
 #[test]
-fn the_handler_sees_every_report() {
-    static SEEN: AtomicUsize = AtomicUsize::new(0);
-    sync::set_deadlock_handler(|d| {
+fn the_handler_sees_every_report_and_may_take_locks() {
+    static LOG: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let log = || LOG.get_or_init(|| Mutex::new("log", Vec::new()));
+    // Other tests in this binary run at the same time; count only this test's lock.
+    sync::set_deadlock_handler(move |d| {
         if d.wanted == "handled" {
-            SEEN.fetch_add(1, Ordering::SeqCst);
+            log().lock().unwrap().push(d.to_string());
         }
     });
     let m = Mutex::new("handled", ());
@@ -178,7 +179,10 @@ fn the_handler_sees_every_report() {
     assert!(m.lock().is_err());
     sync::clear_deadlock_handler();
     assert!(m.lock().is_err());
-    assert_eq!(SEEN.load(Ordering::SeqCst), 2);
+    drop(_g);
+    let seen = log().lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].contains("asked for lock `handled`"), "{}", seen[0]);
 }
 
 #[test]
