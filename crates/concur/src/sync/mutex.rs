@@ -58,9 +58,6 @@ impl<T: ?Sized> Mutex<T> {
     /// blocking, if this thread already holds it or if taking it now closes a cycle of lock orders
     /// (see the [module docs](crate::sync)). A lock whose holder panicked is handed over as it is.
     pub fn lock(&self) -> Result<MutexGuard<'_, T>, Deadlock> {
-        if wait_for::holds(&self.info) {
-            return Err(wait_for::relock(&self.info));
-        }
         wait_for::before_lock(&self.info)?;
         let guard = match self.inner.try_lock() {
             Ok(guard) => guard,

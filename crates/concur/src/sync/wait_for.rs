@@ -224,10 +224,19 @@ pub(crate) fn unregister(id: u64) {
     }
 }
 
-/// Checks that this thread may block on `lock` and records the orders it implies.
+/// Checks that this thread may block on `lock` (it does not hold it, and taking it closes no
+/// cycle of orders) and records the orders it implies.
 pub(crate) fn before_lock(lock: &LockInfo) -> Result<(), Deadlock> {
     let refused = THIS.with(|me| {
         let held = me.held.borrow();
+        if held.is_empty() {
+            return None;
+        }
+        if held.contains(&lock.id) {
+            // Locking it again would wait for itself: a cycle of one.
+            let r = registry();
+            return Some(r.deadlock(me.number, lock.id, lock, &[lock.id]));
+        }
         let mut known = me.known.borrow_mut();
         let mut registry_guard = None;
         for &h in held.iter() {
@@ -286,20 +295,6 @@ pub(crate) fn released(lock: &LockInfo) {
             held.remove(at);
         }
     });
-}
-
-/// Whether this thread holds `lock` (locking it again would wait for itself).
-pub(crate) fn holds(lock: &LockInfo) -> bool {
-    THIS.with(|me| me.held.borrow().contains(&lock.id))
-}
-
-/// The report for a thread that holds `lock` and asks for it again.
-pub(crate) fn relock(lock: &LockInfo) -> Deadlock {
-    let me = THIS.with(|me| me.number); // before the registry lock: first use registers
-    let r = registry();
-    let deadlock = r.deadlock(me, lock.id, lock, &[lock.id]);
-    drop(r);
-    report(deadlock)
 }
 
 impl Registry {
