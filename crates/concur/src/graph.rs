@@ -77,9 +77,16 @@ where
     O: Send + 'static,
     S: FnOnce(Vec<D>, Promise<O>) + Send + 'static,
 {
-    if deps.is_empty() {
-        start(Vec::new(), promise);
-        return;
+    if deps.iter().all(Handle::done) {
+        // Fast path, common when a graph is built while it runs: no shared state, no callbacks.
+        let mut values = Vec::with_capacity(deps.len());
+        for (i, dep) in deps.iter().enumerate() {
+            match dep.result() {
+                Ok(value) => values.push(value),
+                Err(cause) => return fail(promise, labels.name(i), dep.cancelled(), cause),
+            }
+        }
+        return settle(move || start(values, promise));
     }
     let state = Arc::new(Mutex::new(Gather {
         slots: (0..deps.len()).map(|_| None).collect(),
@@ -124,18 +131,24 @@ where
         }
         Err(cause) => {
             let (_, promise) = g.pending.take().expect("checked above");
-            let error = Error::dependency_failed(g.labels.name(i), cause);
+            let name = g.labels.name(i);
             drop(g);
-            let cancelled = dep.cancelled();
-            settle(move || {
-                if cancelled {
-                    promise.cancel_with(error);
-                } else {
-                    promise.complete(Err(error));
-                }
-            });
+            fail(promise, name, dep.cancelled(), cause);
         }
     }
+}
+
+/// Fails (or, if the dependency was cancelled, cancels) a dependent whose dependency `name`
+/// ended with `cause`.
+fn fail<O: Send + 'static>(promise: Promise<O>, name: String, cancelled: bool, cause: Error) {
+    let error = Error::dependency_failed(name, cause);
+    settle(move || {
+        if cancelled {
+            promise.cancel_with(error);
+        } else {
+            promise.complete(Err(error));
+        }
+    });
 }
 
 /// Steps queued by [`settle`] while this thread is settling.

@@ -203,3 +203,29 @@ fn a_failure_travels_down_a_long_chain_on_a_small_stack() {
         })
     );
 }
+
+#[test]
+fn dependencies_already_finished_when_submitting_behave_the_same() {
+    let pool = ThreadPool::new(1).unwrap();
+    let ok = Handle::ready(Ok(2));
+    let bad = Handle::<i32>::ready(Err(Error::Panicked("early".into())));
+    let cancelled = pool.submit_after([Handle::<i32>::ready(Err(Error::Shutdown))], |v| v[0]);
+    cancelled.cancel(); // already failed: stays failed, not cancelled
+    let (promise, gone) = concur::Promise::<i32>::new();
+    promise.cancel();
+    assert_eq!(
+        pool.submit_after([ok.clone(), ok.clone()], |v| v[0] * v[1])
+            .result(),
+        Ok(4)
+    );
+    let failed_now = pool.submit_after([ok.clone(), bad], |v| v[0]);
+    assert_eq!(
+        failed_now.result(),
+        Err(failed("#1", Error::Panicked("early".into())))
+    );
+    assert_eq!(failed_now.state(), State::Finished);
+    let cancelled_now = pool.submit_after([ok, gone], |v| v[0]);
+    assert_eq!(cancelled_now.state(), State::Cancelled);
+    assert_eq!(cancelled_now.result(), Err(failed("#1", Error::Cancelled)));
+    assert_eq!(cancelled.result(), Err(failed("#0", Error::Shutdown)));
+}
