@@ -55,6 +55,64 @@ pub enum Error {
     /// Arguments or results could not be carried between processes.
     #[error("wire error: {0}")]
     Wire(String),
+    /// A task never ran because a task it depends on failed or was cancelled.
+    ///
+    /// However long the chain of dependents, the error stays one level deep: it names the
+    /// dependency this task waited for and the task where the failure began, with that task's
+    /// own error. Build one with [`Error::dependency_failed`].
+    #[error("{}", describe_dependency_failure(.dependency, .root, .cause))]
+    DependencyFailed {
+        /// The dependency that failed (a graph node's name, or `#i`, its position among the
+        /// dependencies).
+        dependency: String,
+        /// Where the failure began, if not at `dependency` itself: a task further up the chain,
+        /// named as its own dependent named it.
+        root: Option<String>,
+        /// The error of the task where the failure began; never itself `DependencyFailed`.
+        cause: Box<Error>,
+    },
+    /// A declared task graph has a cycle; the names along it, the first repeated at the end.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+}
+
+impl Error {
+    /// The error of a task whose dependency `dependency` failed with `error`: names both that
+    /// dependency and, if `error` already came down a chain, the task where the chain began.
+    ///
+    /// ```
+    /// use concur::Error;
+    /// let first = Error::dependency_failed("fetch", Error::Panicked("404".into()));
+    /// assert_eq!(first.to_string(), "dependency `fetch` failed: task panicked: 404");
+    /// let second = Error::dependency_failed("count", first);
+    /// assert_eq!(second.to_string(), "dependency `count` failed, because `fetch` failed: task panicked: 404");
+    /// ```
+    pub fn dependency_failed(dependency: impl Into<String>, error: Error) -> Error {
+        let dependency = dependency.into();
+        match error {
+            Error::DependencyFailed {
+                dependency: via,
+                root,
+                cause,
+            } => Error::DependencyFailed {
+                dependency,
+                root: root.or(Some(via)),
+                cause,
+            },
+            cause => Error::DependencyFailed {
+                dependency,
+                root: None,
+                cause: Box::new(cause),
+            },
+        }
+    }
+}
+
+fn describe_dependency_failure(dependency: &str, root: &Option<String>, cause: &Error) -> String {
+    match root {
+        None => format!("dependency `{dependency}` failed: {cause}"),
+        Some(root) => format!("dependency `{dependency}` failed, because `{root}` failed: {cause}"),
+    }
 }
 
 /// Shorthand for results whose error is [`Error`].

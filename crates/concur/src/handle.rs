@@ -218,6 +218,13 @@ impl<T: Send + 'static> Promise<T> {
         complete(&self.shared, CANCELLED, Err(Error::Cancelled), false);
     }
 
+    /// Completes a task that never started as cancelled, with `error` saying why (for example a
+    /// cancelled dependency, see [`graph`](crate::graph)). Its readers see `error` instead of
+    /// [`Error::Cancelled`]; `cancelled()` is true.
+    pub fn cancel_with(self, error: Error) {
+        complete(&self.shared, CANCELLED, Err(error), false);
+    }
+
     /// A handle reading this promise's task.
     pub fn handle(&self) -> Handle<T> {
         Handle {

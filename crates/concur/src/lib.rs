@@ -46,9 +46,12 @@
 
 pub mod error;
 pub mod executor;
+pub mod graph;
 pub mod handle;
 pub mod process;
 pub mod sequential;
+pub mod split;
+pub mod sync;
 pub mod task;
 pub mod thread_pool;
 pub mod trace;
@@ -56,11 +59,13 @@ pub mod wait;
 
 pub use error::{Error, Result};
 pub use executor::{ChunkHandle, Executor, Map};
+pub use graph::{after, submit_after, Graph};
 #[cfg(not(concur_loom))]
 pub use handle::block_on;
 pub use handle::{callback_panics, Handle, HandleFuture, Promise, State};
 pub use process::{init, ProcessPool, ProcessPoolBuilder};
 pub use sequential::Sequential;
+pub use split::{CancelToken, FirstFound};
 pub use task::{TaskFn, Wire};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 pub use trace::{TaskEvent, Trace};

@@ -119,18 +119,31 @@ struct Shared {
 }
 
 impl Shared {
+    /// Queues `job`; if the pool refuses it, the job's handle is failed with the same error.
     fn push(&self, job: Box<dyn Job>) -> Result<()> {
         if let Some(why) = self.broken.get() {
+            job.fail(Error::Broken(why.clone()));
             return Err(Error::Broken(why.clone()));
         }
         if self.gate.fetch_add(2, Ordering::AcqRel) & 1 == 1 {
             self.gate.fetch_sub(2, Ordering::AcqRel);
+            job.fail(Error::Shutdown);
             return Err(Error::Shutdown);
         }
         // The receiver lives in `Shared`, so the channel cannot be disconnected here.
         let _ = self.queue.send(Message::Run(job));
         self.gate.fetch_sub(2, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// A job's submission stamp, when the pool traces.
+    fn stamp(&self, label: &'static str) -> Option<Traced> {
+        self.trace.as_ref().map(|trace| Traced {
+            trace: trace.clone(),
+            id: trace.next_id(),
+            label,
+            submitted: Instant::now(),
+        })
     }
 
     fn run(&self, message: Message) -> bool {
@@ -216,6 +229,23 @@ pub(crate) fn recv_helping<M>(rx: &Receiver<M>, deadline: Option<Instant>) -> Op
 #[cfg_attr(concur_loom, allow(dead_code))]
 pub(crate) fn help_until(done: &Receiver<()>, deadline: Option<Instant>) -> bool {
     recv_helping(done, deadline).is_some()
+}
+
+/// See [`ThreadPool::spawner`]. Holding one does not keep the workers alive: after shutdown,
+/// spawned work resolves [`Error::Shutdown`].
+#[derive(Clone)]
+pub(crate) struct Spawner(Arc<Shared>);
+
+impl Spawner {
+    /// Queues `f` to complete `promise` (or fails `promise` with the pool's refusal).
+    pub(crate) fn spawn<T, F>(&self, promise: Promise<T>, f: F)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let traced = self.0.stamp("dependent");
+        let _ = self.0.push(Box::new(TaskJob { f, promise, traced }));
+    }
 }
 
 /// Configures a [`ThreadPool`].
@@ -405,12 +435,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let (promise, handle) = Promise::new();
-        let traced = self.shared.trace.as_ref().map(|trace| Traced {
-            trace: trace.clone(),
-            id: trace.next_id(),
-            label,
-            submitted: Instant::now(),
-        });
+        let traced = self.shared.stamp(label);
         self.shared.push(Box::new(TaskJob { f, promise, traced }))?;
         Ok(handle)
     }
@@ -418,6 +443,13 @@ impl ThreadPool {
     /// The timeline recorder, if the pool was built with [`ThreadPoolBuilder::trace`].
     pub fn trace(&self) -> Option<&Arc<Trace>> {
         self.shared.trace.as_ref()
+    }
+
+    /// A cloneable right to queue work on this pool from any thread, for work whose handle was
+    /// handed out before it could be queued (a task waiting for its dependencies, see
+    /// [`graph`](crate::graph)).
+    pub(crate) fn spawner(&self) -> Spawner {
+        Spawner(self.shared.clone())
     }
 
     /// `f` over every input, results in input order: lazy, bounded and chunked (see [`Map`]).
