@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use concur::Wire;
 use concur_cli::bench::{self, BenchOptions};
 use concur_cli::sources::{self, DEFAULT_TIMEOUT_SECONDS};
-use concur_cli::workloads::{
-    self, count, fingerprint, primes, wordfreq, Experiment, Mode, Options,
-};
+use concur_cli::workloads::{self, count, fingerprint, primes, wordfreq, Mode, Options, Report};
 use serde::Serialize;
+use serde_json::Value;
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +58,10 @@ enum Command {
         /// Numbers from 0 to 18446744073709551615.
         #[arg(value_name = "N", allow_negative_numbers = true)]
         numbers: Vec<String>,
+        /// Split each number's divisor range into K sibling tasks; the first to find a divisor
+        /// cancels the others (1: one task per number, as the seed does).
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        split: usize,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -143,7 +145,10 @@ fn run(command: Command) -> anyhow::Result<bool> {
             let books =
                 sources::resolve_books(books.source.as_deref(), books.books.as_deref(), seconds)?;
             let stop_words = sources::load_stop_words(stop_words.as_deref(), seconds)?;
-            print_run(wordfreq::experiment(books, stop_words), &run)
+            let experiment = wordfreq::experiment(books, stop_words);
+            print_run(&run, |options, each| {
+                workloads::execute(experiment, options, each)
+            })
         }
         Command::Fingerprint {
             books,
@@ -160,9 +165,16 @@ fn run(command: Command) -> anyhow::Result<bool> {
                 books.books.as_deref(),
                 timeout(books.timeout)?,
             )?;
-            print_run(fingerprint::experiment(books, &salt, iterations), &run)
+            let experiment = fingerprint::experiment(books, &salt, iterations);
+            print_run(&run, |options, each| {
+                workloads::execute(experiment, options, each)
+            })
         }
-        Command::Primes { numbers, run } => {
+        Command::Primes {
+            numbers,
+            split,
+            run,
+        } => {
             let numbers = if numbers.is_empty() {
                 primes::SEED_NUMBERS.to_vec()
             } else {
@@ -172,7 +184,21 @@ fn run(command: Command) -> anyhow::Result<bool> {
                     .collect::<Result<_, _>>()
                     .map_err(anyhow::Error::msg)?
             };
-            print_run(primes::experiment(numbers), &run)
+            match split {
+                0 => bail!("--split 0: give at least 1 part per number"),
+                1 => print_run(&run, |options, each| {
+                    workloads::execute(primes::experiment(numbers), options, each)
+                }),
+                parts => print_run(&run, |options, each| {
+                    let work = primes::SplitRun {
+                        numbers,
+                        parts,
+                        as_completed: options.as_completed,
+                        each,
+                    };
+                    workloads::execute_work("primes", "n", options, work)
+                }),
+            }
         }
         Command::Count { delay } => {
             let delay = Duration::try_from_secs_f64(delay)
@@ -193,15 +219,19 @@ fn timeout(seconds: f64) -> anyhow::Result<f64> {
     Ok(seconds)
 }
 
-/// Runs `experiment`, printing text lines as results arrive (errors on stderr) or one JSON object
-/// at the end. Returns whether every item succeeded.
-fn print_run<I: Wire, T: Wire + Display + Serialize>(
-    experiment: Experiment<I, T>,
+/// Runs `execute` (an experiment reporting each result through the callback it is given),
+/// printing text lines as results arrive (errors on stderr) or one JSON object at the end.
+/// Returns whether every item succeeded.
+fn print_run<T: Display + Serialize>(
     run: &RunArgs,
+    execute: impl FnOnce(
+        Options,
+        &mut dyn FnMut(&Value, &Result<T, String>),
+    ) -> anyhow::Result<Report<T>>,
 ) -> anyhow::Result<bool> {
     let json = run.json;
     let mut write_error = None;
-    let report = workloads::execute(experiment, run.options(), |_, result| {
+    let report = execute(run.options(), &mut |_, result| {
         if json {
             return;
         }

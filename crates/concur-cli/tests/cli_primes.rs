@@ -69,6 +69,50 @@ fn processes_mode_gives_the_sequential_answers() {
 }
 
 #[test]
+fn split_gives_the_unsplit_answers_in_every_mode() {
+    let run = |args: &[&str]| {
+        let out = concur()
+            .args(["primes", "--json", "--workers", "2"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let numbers = [
+        "0",
+        "2",
+        "9",
+        "97",
+        "1000036000099",
+        "112582705942171",
+        "3399726899288419",
+    ];
+    let mut base = vec!["--mode", "sequential"];
+    base.extend(numbers);
+    let expected = run(&base)["results"].clone();
+    for mode in ["sequential", "threads", "processes"] {
+        for extra in [&["--split", "4"][..], &["--split", "3", "--as-completed"]] {
+            let mut args = vec!["--mode", mode];
+            args.extend(extra);
+            args.extend(numbers);
+            let report = run(&args);
+            assert_eq!(report["results"], expected, "{args:?}");
+            assert_eq!(report["errors"], json!([]));
+        }
+    }
+    concur()
+        .args(["primes", "--split", "0", "7"])
+        .assert()
+        .code(1)
+        .stderr("error: --split 0: give at least 1 part per number\n");
+}
+
+#[test]
 fn bad_numbers_are_one_line_naming_them() {
     for (arg, expected) in [
         ("abc", "error: \"abc\" is not a whole number\n"),

@@ -215,18 +215,28 @@ pub fn execute<I: Wire, T: Wire>(
     options: Options,
     each: impl FnMut(&Value, &Result<T, String>),
 ) -> anyhow::Result<Report<T>> {
-    let workers = options.mode.workers(options.workers)?;
     let (command, key) = (experiment.command, experiment.key);
+    let run = Run {
+        experiment,
+        as_completed: options.as_completed,
+        each,
+    };
+    execute_work(command, key, options, run)
+}
+
+/// Runs any `work` that yields labelled results and its work time, timed into a [`Report`].
+pub fn execute_work<T, W>(
+    command: &'static str,
+    key: &'static str,
+    options: Options,
+    work: W,
+) -> anyhow::Result<Report<T>>
+where
+    W: WithExecutor<Output = (Vec<(Value, Result<T, String>)>, f64)>,
+{
+    let workers = options.mode.workers(options.workers)?;
     let started = Instant::now();
-    let (results, work_seconds) = with_executor(
-        options.mode,
-        workers,
-        Run {
-            experiment,
-            as_completed: options.as_completed,
-            each,
-        },
-    )?;
+    let (results, work_seconds) = with_executor(options.mode, workers, work)?;
     Ok(Report {
         command,
         key,

@@ -9,7 +9,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::workloads::Experiment;
+use concur::split::{CancelToken, FirstFound};
+use concur::{Executor, Handle, Promise};
+
+use crate::workloads::{Experiment, WithExecutor};
 
 /// The seed's nine numbers, in the seed's order.
 pub const SEED_NUMBERS: [u64; 9] = [
@@ -106,6 +109,142 @@ pub fn experiment(numbers: Vec<u64>) -> Experiment<u64, Primality> {
     }
 }
 
+/// The first odd divisor of `n` in `lo..=hi` (from 3 up), if any; stops early with `None` once
+/// `stop` fires (polled every 4096 candidates).
+pub fn odd_divisor_in(n: u64, lo: u64, hi: u64, stop: &CancelToken) -> Option<u64> {
+    let mut d = lo.max(3) | 1;
+    let mut polled = 0u32;
+    // `d <= n / d` is `d * d <= n` without overflow.
+    while d <= hi && d <= n / d {
+        let divides = if n < EXACT {
+            divides_exact(d, n)
+        } else {
+            n % d == 0
+        };
+        if divides {
+            return Some(d);
+        }
+        polled += 1;
+        if polled == 4096 {
+            polled = 0;
+            if stop.is_cancelled() {
+                return None;
+            }
+        }
+        d += 2;
+    }
+    None
+}
+
+fn divisor_in((n, lo, hi, stop): (u64, u64, u64, CancelToken)) -> Option<u64> {
+    odd_divisor_in(n, lo, hi, &stop)
+}
+
+concur::task! {
+    /// One part of a split primality test: an odd divisor of `n` in `lo..=hi`, if any.
+    pub static DIVISOR_IN: fn((u64, u64, u64, CancelToken)) -> Option<u64> = divisor_in;
+}
+
+/// The odd trial divisors of `n` (3 to its square root) cut into at most `parts` ranges of equal
+/// length, as `(lo, hi)` inclusive.
+pub fn divisor_ranges(n: u64, parts: usize) -> Vec<(u64, u64)> {
+    let root = n.isqrt();
+    if root < 3 {
+        return Vec::new();
+    }
+    let span = root - 3 + 1;
+    let parts = (parts.max(1) as u64).min(span);
+    (0..parts)
+        .map(|i| (3 + span * i / parts, 3 + span * (i + 1) / parts - 1))
+        .collect()
+}
+
+/// Submits `n`'s primality test split into `parts` sibling tasks and a combining group: the
+/// first sibling to find a divisor cancels the rest (queued ones never run, running threads stop
+/// at their next poll, running processes are killed). Even numbers and numbers below 9 need no
+/// division and are answered at once.
+pub fn submit_split<E: Executor>(
+    executor: &E,
+    n: u64,
+    parts: usize,
+) -> concur::Result<Handle<Result<Primality, String>>> {
+    if n < 9 || n % 2 == 0 {
+        return Ok(Handle::ready(Ok(primality(n))));
+    }
+    let group = FirstFound::new(|d: &Option<u64>| d.is_some());
+    for (lo, hi) in divisor_ranges(n, parts) {
+        group.add(executor.submit_task(&DIVISOR_IN, (n, lo, hi, group.token()))?);
+    }
+    let (promise, handle) = Promise::new();
+    group.finish().add_done_callback(move |found| {
+        promise.complete(Ok(match found.result() {
+            Ok(divisor) => Ok(Primality {
+                n,
+                prime: divisor.is_none(),
+            }),
+            Err(e) => Err(format!("{n}: {e}")),
+        }));
+    });
+    Ok(handle)
+}
+
+/// `primes --split K`: every number's test split into `parts` siblings (see [`submit_split`]),
+/// all submitted before any is awaited; `each` sees results in input order, or in completion
+/// order with `as_completed`.
+pub struct SplitRun<F> {
+    /// The numbers, in input order.
+    pub numbers: Vec<u64>,
+    /// Sibling tasks per number.
+    pub parts: usize,
+    /// Report results as they complete.
+    pub as_completed: bool,
+    /// Called once per number as its result is known.
+    pub each: F,
+}
+
+impl<F: FnMut(&Value, &Result<Primality, String>)> WithExecutor for SplitRun<F> {
+    type Output = (Vec<(Value, Result<Primality, String>)>, f64);
+
+    fn run<E: Executor>(mut self, executor: &E) -> Self::Output {
+        let started = std::time::Instant::now();
+        let handles: Vec<Handle<Result<Primality, String>>> = self
+            .numbers
+            .iter()
+            .map(|&n| {
+                submit_split(executor, n, self.parts)
+                    .unwrap_or_else(|e| Handle::ready(Ok(Err(format!("{n}: {e}")))))
+            })
+            .collect();
+        let outcome = |h: &Handle<Result<Primality, String>>, n: u64| {
+            h.result().unwrap_or_else(|e| Err(format!("{n}: {e}")))
+        };
+        if self.as_completed {
+            let index: std::collections::HashMap<usize, usize> = handles
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.id(), i))
+                .collect();
+            for h in concur::as_completed(handles.clone(), None).flatten() {
+                let n = self.numbers[index[&h.id()]];
+                (self.each)(&Value::from(n), &outcome(&h, n));
+            }
+        }
+        let results = self
+            .numbers
+            .iter()
+            .zip(&handles)
+            .map(|(&n, h)| {
+                let result = outcome(h, n);
+                if !self.as_completed {
+                    (self.each)(&Value::from(n), &result);
+                }
+                (Value::from(n), result)
+            })
+            .collect();
+        (results, started.elapsed().as_secs_f64())
+    }
+}
+
 /// A `u64` from the command line, or an error naming the text.
 pub fn parse_number(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -132,6 +271,54 @@ pub fn parse_number(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_ranges_cover_every_odd_divisor_once() {
+        for n in [9u64, 25, 97, 1_000_003, 112272535095293, u64::MAX] {
+            for parts in [1, 2, 3, 7, 64] {
+                let ranges = divisor_ranges(n, parts);
+                assert!(ranges.len() <= parts);
+                assert_eq!(ranges[0].0, 3);
+                assert_eq!(ranges.last().unwrap().1, n.isqrt());
+                assert!(ranges
+                    .windows(2)
+                    .all(|w| w[0].1 + 1 == w[1].0 && w[0].0 <= w[0].1));
+            }
+        }
+    }
+
+    #[test]
+    fn split_answers_match_unsplit() {
+        let pool = concur::ThreadPool::new(2).unwrap();
+        for n in (0..400u64).chain(SEED_NUMBERS) {
+            for parts in [1, 3, 8] {
+                let got = submit_split(&pool, n, parts).unwrap().result().unwrap();
+                assert_eq!(
+                    got,
+                    Ok(Primality {
+                        n,
+                        prime: is_prime(n)
+                    }),
+                    "n={n} parts={parts}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancelled_search_stops_early() {
+        // The smallest divisor is 1,000,003: half a million candidates in.
+        let n = 1_000_003u64 * 1_000_033;
+        let go = CancelToken::new();
+        assert_eq!(odd_divisor_in(n, 3, u64::MAX, &go), Some(1_000_003));
+        let stop = CancelToken::new();
+        stop.cancel();
+        assert_eq!(
+            odd_divisor_in(n, 3, u64::MAX, &stop),
+            None,
+            "stops at the first poll"
+        );
+    }
 
     #[test]
     fn small_numbers_are_right_where_the_seed_was_wrong() {
