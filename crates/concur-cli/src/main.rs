@@ -13,7 +13,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use concur_cli::bench::{self, BenchOptions};
 use concur_cli::sources::{self, DEFAULT_TIMEOUT_SECONDS};
-use concur_cli::workloads::{self, count, fingerprint, primes, wordfreq, Mode, Options, Report};
+use concur_cli::workloads::{
+    self, count, deadlock, fingerprint, primes, wordfreq, Mode, Options, Report,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -70,6 +72,23 @@ enum Command {
         /// Seconds to sleep between numbers.
         #[arg(long, default_value_t = 0.1)]
         delay: f64,
+    },
+    /// Two threads, two locks, opposite order: the deadlock, detected before it hangs.
+    ///
+    /// By default concur's deadlock-detecting locks refuse the acquisition that would close the
+    /// cycle and say who holds what and waits for what (exit 0). `--ordered` shows the fix, one
+    /// global lock order (exit 0). `--unguarded` uses plain std locks: the threads really hang and a
+    /// watchdog reports it (exit 1).
+    Deadlock {
+        /// Take the locks in one global order (the fix).
+        #[arg(long, conflicts_with = "unguarded")]
+        ordered: bool,
+        /// Use plain std::sync::Mutex locks and break the hang with a watchdog.
+        #[arg(long)]
+        unguarded: bool,
+        /// Seconds the watchdog waits for progress (with --unguarded).
+        #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+        watchdog: f64,
     },
     /// Runs primes, wordfreq and fingerprint in every available mode and compares them.
     Bench(BenchOptions),
@@ -207,6 +226,37 @@ fn run(command: Command) -> anyhow::Result<bool> {
                 .with_context(|| format!("--delay {delay}: give seconds from 0 to 3600"))?;
             count::run(delay, Box::new(std::io::stdout()))?;
             Ok(true)
+        }
+        Command::Deadlock {
+            ordered,
+            unguarded,
+            watchdog,
+        } => {
+            let watchdog = Duration::try_from_secs_f64(watchdog)
+                .ok()
+                .filter(|d| *d <= Duration::from_secs(3600))
+                .with_context(|| format!("--watchdog {watchdog}: give seconds from 0 to 3600"))?;
+            let variant = match (ordered, unguarded) {
+                (true, _) => deadlock::Variant::Ordered,
+                (_, true) => deadlock::Variant::Unguarded,
+                _ => deadlock::Variant::Detected,
+            };
+            let mut out = std::io::stdout().lock();
+            match deadlock::run(variant, watchdog, &mut out)? {
+                deadlock::Ending::BothFinished => {
+                    writeln!(out, "both philosophers ate: no deadlock")?;
+                    Ok(true)
+                }
+                deadlock::Ending::Refused(report) => {
+                    writeln!(out, "deadlock detected before it could hang:\n{report}")?;
+                    Ok(true)
+                }
+                deadlock::Ending::Hung => {
+                    // The hung threads can never be joined: leave without waiting for them.
+                    out.flush()?;
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Bench(options) => bench::run(&options),
     }

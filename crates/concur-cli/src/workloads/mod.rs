@@ -16,6 +16,7 @@
 //!   to the last result.
 
 pub mod count;
+pub mod deadlock;
 pub mod fingerprint;
 pub mod primes;
 pub mod wordfreq;
