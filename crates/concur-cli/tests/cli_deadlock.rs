@@ -58,9 +58,10 @@ fn unguarded_hang_is_broken_by_the_watchdog() {
 #[test]
 fn bad_watchdog_and_conflicting_flags_are_errors() {
     concur()
-        .args(["deadlock", "--unguarded", "--watchdog", "-1"])
+        .args(["deadlock", "--unguarded", "--watchdog=-1"])
         .assert()
-        .code(1);
+        .code(1)
+        .stderr("error: --watchdog -1: give seconds from 0 to 3600\n");
     concur()
         .args(["deadlock", "--ordered", "--unguarded"])
         .assert()
