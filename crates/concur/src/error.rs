@@ -71,6 +71,9 @@ pub enum Error {
         /// The error of the task where the failure began; never itself `DependencyFailed`.
         cause: Box<Error>,
     },
+    /// Waiting would deadlock: the awaited task (transitively) waits on the waiting one.
+    #[error("deadlock: {0}")]
+    Deadlock(String),
     /// A declared task graph has a cycle; the names along it, the first repeated at the end.
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),

@@ -225,6 +225,11 @@ impl<T: Send + 'static> Promise<T> {
         complete(&self.shared, CANCELLED, Err(error), false);
     }
 
+    /// The id its handles report from [`Handle::id`].
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
+
     /// A handle reading this promise's task.
     pub fn handle(&self) -> Handle<T> {
         Handle {
@@ -385,18 +390,28 @@ impl<T: Send + 'static> Handle<T> {
         self.wait_until(Some(Instant::now() + timeout))
     }
 
-    /// Blocks until done or until `deadline` (if any); returns whether it is done.
+    /// Blocks until done or until `deadline` (if any); returns whether it is done. It also
+    /// returns `false` at once where waiting would deadlock (see [`wait_checked`](Self::wait_checked)).
     pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        self.wait_checked(deadline).unwrap_or(false)
+    }
+
+    /// Like [`wait_until`](Self::wait_until), but a wait that can never end — this thread runs a
+    /// task that the awaited task (transitively) waits on — is `Err(Error::Deadlock)` instead of
+    /// a hang. `result` and `into_result` report it the same way.
+    pub fn wait_checked(&self, deadline: Option<Instant>) -> Result<bool> {
         if self.done() {
-            return true;
+            return Ok(true);
         }
+        #[cfg(not(concur_loom))]
+        let _waiting = crate::sync::handle_waits::begin_wait(self.id())?;
         #[cfg(not(concur_loom))]
         if crate::thread_pool::on_worker_thread() {
             let (tx, rx) = crossbeam_channel::bounded(1);
             self.add_done_callback(move |_| {
                 let _ = tx.send(());
             });
-            return crate::thread_pool::help_until(&rx, deadline);
+            return Ok(crate::thread_pool::help_until(&rx, deadline));
         }
         let mut inner = self.shared.lock();
         inner.waiters += 1;
@@ -424,7 +439,7 @@ impl<T: Send + 'static> Handle<T> {
             };
         };
         inner.waiters -= 1;
-        done
+        Ok(done)
     }
 
     /// Waits for the task and returns a clone of its value, or its error. May be called any number
@@ -440,7 +455,7 @@ impl<T: Send + 'static> Handle<T> {
     where
         T: Clone,
     {
-        self.wait();
+        self.wait_checked(None)?;
         self.peek()
             .expect("done handle has an outcome or it was taken")
     }
@@ -451,7 +466,7 @@ impl<T: Send + 'static> Handle<T> {
     where
         T: Clone,
     {
-        if !self.wait_timeout(timeout) {
+        if !self.wait_checked(Some(Instant::now() + timeout))? {
             return Err(Error::Timeout(timeout));
         }
         self.peek()
@@ -461,14 +476,16 @@ impl<T: Send + 'static> Handle<T> {
     /// Waits for the task and moves its value out without cloning. Other clones of this handle
     /// then read [`Error::Taken`]; errors stay readable by all.
     pub fn into_result(self) -> Result<T> {
-        self.wait();
+        self.wait_checked(None)?;
         self.take()
     }
 
     /// Waits for the task; returns its error if it failed or was cancelled, `None` if it produced
     /// a value (Python's `Future.exception()`).
     pub fn error(&self) -> Option<Error> {
-        self.wait();
+        if let Err(deadlock) = self.wait_checked(None) {
+            return Some(deadlock);
+        }
         self.failure()
     }
 

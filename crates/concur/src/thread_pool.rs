@@ -68,6 +68,8 @@ where
     fn run(self: Box<Self>) {
         let TaskJob { f, promise, traced } = *self;
         if promise.start() {
+            // Waits made by `f` join the wait-for graph as waits of this task.
+            let _running = crate::sync::handle_waits::running(promise.id());
             let started = traced.as_ref().map(|_| Instant::now());
             let outcome =
                 catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));

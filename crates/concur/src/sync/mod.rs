@@ -27,9 +27,11 @@
 //! - Poisoning is not an error: a lock whose holder panicked is handed over as it is, as the rest
 //!   of concur does with its own locks.
 //!
-//! Waits on [`Handle`](crate::Handle)s are not in this graph yet; see the design note in
-//! [`wait_for`].
+//! Waits on [`Handle`](crate::Handle)s between tasks are checked the same way (see
+//! `handle_waits`): a task that would wait on a handle whose task (transitively) waits on it gets
+//! [`Error::Deadlock`](crate::Error::Deadlock) instead of a hang.
 
+pub(crate) mod handle_waits;
 mod mutex;
 pub mod wait_for;
 
