@@ -12,19 +12,8 @@
 //! is read only to word error messages, where a stale value can misname a holder but never changes
 //! a decision. Every decision is made under the registry lock.
 //!
-//! # Design note: waits on handles
-//!
-//! The same graph can take `Handle::wait_until`: a thread that waits on handle `H` while running
-//! the task of handle `G` adds the edge `G -> H` (the task of `G` waits for `H`); if `H` already
-//! reaches `G`, the wait can never end. It needs three small pieces not in this version: (1) the
-//! executor records "this thread now runs the task of handle `G`" in a thread-local around
-//! `TaskJob::run` (thread pool; a process worker has no waits to check); (2) `wait_until` adds the
-//! edge before blocking and removes it after (edges between handles are waits, not orders, so they
-//! are temporary, unlike lock orders); (3) on a cycle, `wait_until` must report instead of block,
-//! which means a fallible variant, `Handle::wait_checked() -> Result<(), Deadlock>` and
-//! `result()` returning `Err(Error::Deadlock(..))`, since `wait_until` answers only a bool. Waits
-//! on a thread-pool worker already run other queued tasks, so only true cycles (task A waits on
-//! B, which waits on A) remain, and those are what the edges catch.
+//! Waits between handles live in the sibling module `handle_waits`: their edges are temporary
+//! (a wait ends, a lock order is remembered), so they are kept apart from the order graph here.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
