@@ -1,7 +1,7 @@
 //! # concur: Python's `concurrent.futures`, done right, for Rust
 //!
 //! Submit work to a pool and get a [`Handle`] back at once; then wait on one handle, on many as
-//! they complete ([`as_completed`]), or until the first failure ([`wait`]). The same calls work
+//! they complete ([`as_completed`]), or until the first failure ([`wait`](fn@wait)). The same calls work
 //! over a [`ThreadPool`], a crash-isolated process pool and an MPI cluster, because every pool
 //! implements [`Executor`]: switching is choosing another executor, a one-line change.
 //!
@@ -37,8 +37,8 @@
 //! # Ok::<(), concur::Error>(())
 //! ```
 //!
-//! Module map: [`handle`] (the handle's state machine), [`wait`] (waiting on many),
-//! [`executor`] (the trait and `map`), [`task`] (registering functions by name),
+//! Module map: [`handle`] (the handle's state machine), [`wait`](mod@wait) (waiting on many),
+//! [`executor`] (the trait and `map`), [`task`](mod@task) (registering functions by name),
 //! [`thread_pool`], [`process`] (crash-isolated worker processes; binaries call [`init`] first
 //! in `main`), [`sequential`], [`trace`] (timelines), [`error`].
 
