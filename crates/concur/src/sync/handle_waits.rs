@@ -1,3 +1,4 @@
+#![cfg_attr(concur_loom, allow(dead_code))]
 //! Waits between handles, in the wait-for graph: a task that would wait on a handle whose task
 //! (transitively) waits on it gets [`Error::Deadlock`] instead of a hang.
 //!
