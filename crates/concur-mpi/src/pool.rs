@@ -25,10 +25,12 @@
 //! # When a rank dies
 //!
 //! MPI owns the job. If any rank exits without finalizing (a task calls `exit`, aborts, is
-//! killed or segfaults), MPICH's `mpiexec` kills every other rank, rank 0 included, prints which
-//! rank ended and how, and exits non-zero. No handle resolves, because the process holding them
-//! is gone; nothing hangs. Use [`concur::ProcessPool`] where one task's crash must not cost the
-//! others (the `mpi_pool` tests check both the abort and that it does not hang).
+//! killed or segfaults), MPICH's `mpiexec` kills every other rank, rank 0 included, and exits
+//! non-zero (with the dead rank's status, or 9 for a rank it killed; for a signal it prints
+//! `BAD TERMINATION ...` naming the pid and the signal). No handle resolves, because the process
+//! holding them is gone; nothing hangs. Use [`concur::ProcessPool`] where one task's crash must
+//! not cost the others' results. The test `a_dead_rank_ends_the_whole_job_non_zero_without_hanging`
+//! checks this for `exit(3)` and `abort()`.
 //!
 //! # Threads on rank 0
 //!
