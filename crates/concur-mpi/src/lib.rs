@@ -5,7 +5,7 @@
 //! [`concur::task!`]) by name, exactly as a [`concur::ProcessPool`] worker does, with the same
 //! postcard messages ([`concur::process::wire`]) carried by MPI point-to-point messages instead
 //! of a socket. Code written against `Executor` (`map_task`, `map_task_unordered`,
-//! `submit_task`, [`concur::as_completed`], [`concur::wait`]) runs unchanged.
+//! `submit_task`, [`concur::as_completed`], [`concur::wait()`]) runs unchanged.
 //!
 //! ```no_run
 //! use concur::Executor;

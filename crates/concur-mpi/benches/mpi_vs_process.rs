@@ -1,0 +1,102 @@
+//! MpiPool against ProcessPool on one machine, side by side in one run: the round trip of one
+//! tiny task, chunked throughput (`map` of 10,000 tiny tasks in chunks of 100), and the seed's
+//! primes with 2 worker ranks against 2 worker processes.
+//!
+//! Run it as an MPI job of 3 ranks (rank 0 schedules, ranks 1 and 2 work):
+//!
+//! ```text
+//! CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="mpiexec -n 3" \
+//!     cargo bench --manifest-path crates/concur-mpi/Cargo.toml --bench mpi_vs_process
+//! ```
+//!
+//! Ranks 1 and 2 serve inside `MpiPool::start` and never reach criterion. The process pool's two
+//! workers are this binary again, started by rank 0 (they stop in `concur::init`); while it is
+//! measured the idle MPI ranks sleep in their backoff, so they take no core from it.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use concur::{Executor, ProcessPool};
+use concur_mpi::MpiPool;
+use criterion::{Criterion, Throughput};
+
+fn echo(x: u64) -> u64 {
+    x
+}
+concur::task! { static ECHO: fn(u64) -> u64 = echo; }
+
+fn is_prime(n: u64) -> bool {
+    n >= 2
+        && (n == 2 || n % 2 == 1)
+        && (3..)
+            .step_by(2)
+            .take_while(|d| d <= &(n / d))
+            .all(|d| n % d != 0)
+}
+concur::task! { static IS_PRIME: fn(u64) -> bool = is_prime; }
+
+const SEED_NUMBERS: [u64; 9] = [
+    112272535095293,
+    112582705942171,
+    112272535095293,
+    115280095190773,
+    115797848077099,
+    1099726899285419,
+    3399726899288419,
+    1125828054422712,
+    237397848077029,
+];
+
+fn round_trip<E: Executor>(pool: &E) -> u64 {
+    pool.submit_task(&ECHO, black_box(7))
+        .unwrap()
+        .result()
+        .unwrap()
+}
+
+fn chunked(pool: &impl Executor) -> u64 {
+    pool.map_task(&ECHO, 0..10_000u64)
+        .chunksize(100)
+        .map(Result::unwrap)
+        .sum()
+}
+
+fn primes(pool: &impl Executor) {
+    let flags: Vec<bool> = pool
+        .map_task(&IS_PRIME, SEED_NUMBERS)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(flags.iter().filter(|p| **p).count(), 5);
+}
+
+/// Each group measures both pools one after the other, so they meet the same machine load.
+fn bench(c: &mut Criterion, mpi: &MpiPool, processes: &ProcessPool) {
+    let mut group = c.benchmark_group("round_trip");
+    group.bench_function("mpi", |b| b.iter(|| round_trip(mpi)));
+    group.bench_function("process", |b| b.iter(|| round_trip(processes)));
+    group.finish();
+
+    let mut group = c.benchmark_group("map_10k_chunks_of_100");
+    group.throughput(Throughput::Elements(10_000));
+    group.bench_function("mpi", |b| b.iter(|| chunked(mpi)));
+    group.bench_function("process", |b| b.iter(|| chunked(processes)));
+    group.finish();
+
+    let mut group = c.benchmark_group("seed_primes_2_workers");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("mpi", |b| b.iter(|| primes(mpi)));
+    group.bench_function("process", |b| b.iter(|| primes(processes)));
+    group.finish();
+}
+
+fn main() {
+    concur::init(); // the process pool's workers stop here
+    let mpi = MpiPool::start().expect("MPI starts"); // ranks 1.. serve here and exit
+    assert_eq!(mpi.workers(), 2, "run under `mpiexec -n 3`: 2 worker ranks");
+    let processes = ProcessPool::new(2).expect("the process pool starts");
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c, &mpi, &processes);
+    c.final_summary();
+}
