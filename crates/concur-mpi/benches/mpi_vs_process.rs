@@ -17,6 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use concur::{Executor, ProcessPool};
+use concur_mpi::primes::{IS_PRIME, SEED_NUMBERS};
 use concur_mpi::MpiPool;
 use criterion::{Criterion, Throughput};
 
@@ -24,28 +25,6 @@ fn echo(x: u64) -> u64 {
     x
 }
 concur::task! { static ECHO: fn(u64) -> u64 = echo; }
-
-fn is_prime(n: u64) -> bool {
-    n >= 2
-        && (n == 2 || n % 2 == 1)
-        && (3..)
-            .step_by(2)
-            .take_while(|d| d <= &(n / d))
-            .all(|d| n % d != 0)
-}
-concur::task! { static IS_PRIME: fn(u64) -> bool = is_prime; }
-
-const SEED_NUMBERS: [u64; 9] = [
-    112272535095293,
-    112582705942171,
-    112272535095293,
-    115280095190773,
-    115797848077099,
-    1099726899285419,
-    3399726899288419,
-    1125828054422712,
-    237397848077029,
-];
 
 fn round_trip<E: Executor>(pool: &E) -> u64 {
     pool.submit_task(&ECHO, black_box(7))

@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::thread::{JoinHandle, ThreadId};
 
+use concur::task::{decode_results as decode, encode_inputs as encode};
 use concur::{ChunkHandle, Error, Executor, Handle, Promise, Result, TaskFn, Wire};
 use crossbeam_channel::Sender;
 use mpi::topology::Communicator;
@@ -262,25 +263,6 @@ fn mpi_thread(ready: Sender<Result<Role>>, orders: crossbeam_channel::Receiver<O
     };
     drop(universe); // MPI_Finalize, on the thread that initialized MPI
     code
-}
-
-/// Encodes a chunk's inputs, naming the task on failure.
-fn encode<I: Wire>(task: &str, inputs: &[I]) -> Result<Vec<u8>> {
-    postcard::to_stdvec(inputs)
-        .map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
-}
-
-/// Decodes a worker's results for a chunk of `len` inputs.
-fn decode<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
-    let results: Vec<Result<O>> = postcard::from_bytes(payload)
-        .map_err(|e| Error::Wire(format!("decoding the results of `{task}` from a rank: {e}")))?;
-    if results.len() != len {
-        return Err(Error::Wire(format!(
-            "a rank returned {} results of `{task}` for {len} inputs",
-            results.len()
-        )));
-    }
-    Ok(results)
 }
 
 impl Executor for MpiPool {

@@ -8,43 +8,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use concur::Executor;
+use concur_mpi::primes::{IS_PRIME, SEED_NUMBERS};
 use concur_mpi::MpiPool;
-
-/// The seed's nine numbers, in the seed's order.
-const SEED_NUMBERS: [u64; 9] = [
-    112272535095293,
-    112582705942171,
-    112272535095293,
-    115280095190773,
-    115797848077099,
-    1099726899285419,
-    3399726899288419,
-    1125828054422712,
-    237397848077029,
-];
-
-/// Trial division by 2, then by odd numbers up to the square root; 0 and 1 are not prime.
-fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    if n % 2 == 0 {
-        return n == 2;
-    }
-    let mut d = 3u64;
-    while d <= n / d {
-        if n % d == 0 {
-            return false;
-        }
-        d += 2;
-    }
-    true
-}
-
-concur::task! {
-    /// Whether one number is prime.
-    static IS_PRIME: fn(u64) -> bool = is_prime;
-}
 
 fn main() -> ExitCode {
     let started = Instant::now();
