@@ -38,7 +38,7 @@ mod worker;
 
 use std::sync::OnceLock;
 
-pub use pool::MpiPool;
+pub use pool::{MpiPool, MpiPoolBuilder};
 
 static RANK: OnceLock<i32> = OnceLock::new();
 

@@ -40,11 +40,12 @@
 //! another handle of the same pool.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
+use std::time::Instant;
 
 use concur::task::{decode_results as decode, encode_inputs as encode};
-use concur::{ChunkHandle, Error, Executor, Handle, Promise, Result, TaskFn, Wire};
+use concur::{ChunkHandle, Error, Executor, Handle, Promise, Result, TaskFn, Trace, Wire};
 use crossbeam_channel::Sender;
 use mpi::topology::Communicator;
 use mpi::Threading;
@@ -92,6 +93,8 @@ pub(crate) struct Job {
     pub(crate) task: &'static str,
     pub(crate) payload: Vec<u8>,
     pub(crate) done: Box<dyn Completion>,
+    /// Its trace id and submission time, when the pool traces.
+    pub(crate) traced: Option<(u64, Instant)>,
 }
 
 /// What the pool tells its MPI thread.
@@ -102,7 +105,10 @@ pub(crate) enum Order {
 
 /// What the MPI thread found when it initialized MPI.
 pub(crate) enum Role {
-    Root { size: i32 },
+    Root {
+        size: i32,
+        trace: Option<Arc<Trace>>,
+    },
     Worker,
 }
 
@@ -133,6 +139,29 @@ pub struct MpiPool {
     thread: Mutex<Option<JoinHandle<i32>>>,
     thread_id: ThreadId,
     size: i32,
+    trace: Option<Arc<Trace>>,
+}
+
+/// Configures an [`MpiPool`]; every rank must build it the same way.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct MpiPoolBuilder {
+    trace: bool,
+}
+
+impl MpiPoolBuilder {
+    /// Record a [`Trace`] on rank 0: one event per unit of work, with the rank that ran it
+    /// ([`concur::trace::Worker::Rank`]), started when rank 0 sent it and finished when its
+    /// answer arrived (so transfer time counts as running time).
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
+    /// Starts the pool; see [`MpiPool::start`].
+    pub fn start(self) -> Result<MpiPool> {
+        MpiPool::start_with(self.trace)
+    }
 }
 
 impl MpiPool {
@@ -143,11 +172,25 @@ impl MpiPool {
     /// pool, or a program that initialized MPI itself) or gives less than
     /// `MPI_THREAD_FUNNELED`.
     pub fn start() -> Result<MpiPool> {
+        MpiPool::start_with(false)
+    }
+
+    /// A builder for the pool's settings.
+    pub fn builder() -> MpiPoolBuilder {
+        MpiPoolBuilder::default()
+    }
+
+    /// The timeline recorder, if the pool was built with [`MpiPoolBuilder::trace`].
+    pub fn trace(&self) -> Option<&Arc<Trace>> {
+        self.trace.as_ref()
+    }
+
+    fn start_with(trace: bool) -> Result<MpiPool> {
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (orders, receiver) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("concur-mpi".into())
-            .spawn(move || mpi_thread(ready_tx, receiver))
+            .spawn(move || mpi_thread(ready_tx, receiver, trace))
             .map_err(|e| Error::Config(format!("cannot start the MPI thread: {e}")))?;
         let thread_id = thread.thread().id();
         let died = |thread: JoinHandle<i32>| {
@@ -155,12 +198,13 @@ impl MpiPool {
             Error::Config("the MPI thread ended while initializing MPI".into())
         };
         match ready_rx.recv() {
-            Ok(Ok(Role::Root { size })) => Ok(MpiPool {
+            Ok(Ok(Role::Root { size, trace })) => Ok(MpiPool {
                 orders,
                 closed: AtomicBool::new(false),
                 thread: Mutex::new(Some(thread)),
                 thread_id,
                 size,
+                trace,
             }),
             Ok(Ok(Role::Worker)) => {
                 drop(orders);
@@ -217,6 +261,7 @@ impl MpiPool {
             task,
             payload,
             done: Box::new(Typed { promise, decode }),
+            traced: self.trace.as_ref().map(|t| (t.next_id(), Instant::now())),
         };
         // A job that loses the race with `shutdown` is dropped by the MPI thread: its promise
         // then resolves the handle with `Shutdown`.
@@ -235,7 +280,11 @@ impl Drop for MpiPool {
 
 /// The MPI thread: initializes MPI, runs rank 0's scheduler or a worker's loop, finalizes MPI.
 /// Returns the exit status for a worker rank.
-fn mpi_thread(ready: Sender<Result<Role>>, orders: crossbeam_channel::Receiver<Order>) -> i32 {
+fn mpi_thread(
+    ready: Sender<Result<Role>>,
+    orders: crossbeam_channel::Receiver<Order>,
+    trace: bool,
+) -> i32 {
     let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Funneled) else {
         let _ = ready.send(Err(Error::Config(
             "MPI is already initialized (or finalized) in this process: MpiPool::start can run once per process"
@@ -254,8 +303,12 @@ fn mpi_thread(ready: Sender<Result<Role>>, orders: crossbeam_channel::Receiver<O
     let (rank, size) = (world.rank(), world.size());
     let _ = crate::RANK.set(rank);
     let code = if rank == 0 {
-        let _ = ready.send(Ok(Role::Root { size }));
-        crate::scheduler::run(&world, orders);
+        let trace = trace.then(|| Arc::new(Trace::new(size as usize)));
+        let _ = ready.send(Ok(Role::Root {
+            size,
+            trace: trace.clone(),
+        }));
+        crate::scheduler::run(&world, orders, trace);
         0
     } else {
         let _ = ready.send(Ok(Role::Worker));

@@ -17,9 +17,12 @@
 //! no rank is left, queued and later work fails with [`Error::Broken`].
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
 
 use concur::process::wire::{self, ToParent, ToWorker};
-use concur::{task, Error};
+use concur::trace::{Outcome, TaskEvent, Worker};
+use concur::{task, Error, Result, Trace};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
 use mpi::topology::{Communicator, Rank, SimpleCommunicator};
@@ -33,8 +36,8 @@ struct Scheduler {
     queue: VecDeque<Job>,
     /// Ranks waiting for work; the last is the most recently idle.
     idle: Vec<Rank>,
-    /// What each rank runs, by rank (index 0 unused).
-    running: Vec<Option<Job>>,
+    /// What each rank runs and since when, by rank (index 0 unused).
+    running: Vec<Option<(Job, Instant)>>,
     /// Each rank's pid, from its `Hello`.
     pids: Vec<Option<u32>>,
     hellos: Rank,
@@ -42,6 +45,7 @@ struct Scheduler {
     lost: Rank,
     broken: Option<String>,
     closed: bool,
+    trace: Option<Arc<Trace>>,
 }
 
 impl Scheduler {
@@ -61,6 +65,28 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Records `job`'s event (if tracing) and completes its handle.
+    fn finish(&self, job: Job, rank: Rank, started: Instant, outcome: Result<&[u8]>) {
+        if let (Some(trace), Some((id, submitted))) = (&self.trace, job.traced) {
+            trace.record(
+                rank as usize,
+                TaskEvent {
+                    id,
+                    label: job.task.to_owned(),
+                    worker: Worker::Rank(rank),
+                    submitted: trace.offset(submitted),
+                    started: trace.offset(started),
+                    finished: trace.offset(Instant::now()),
+                    outcome: match &outcome {
+                        Ok(_) => Outcome::Ok,
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    },
+                },
+            );
+        }
+        job.done.finish(outcome);
     }
 
     fn in_flight(&self) -> bool {
@@ -104,16 +130,16 @@ impl Scheduler {
         };
         match outcome {
             Ok(result) => {
-                if let Some(job) = job {
-                    job.done.finish(result);
+                if let Some((job, started)) = job {
+                    self.finish(job, rank, started, result);
                 }
                 self.idle.push(rank);
             }
             Err(why) => {
                 let why = format!("{} {why}", self.who(rank));
                 eprintln!("concur-mpi: {why}; it gets no more work");
-                if let Some(job) = job {
-                    job.done.finish(Err(Error::Wire(why.clone())));
+                if let Some((job, started)) = job {
+                    self.finish(job, rank, started, Err(Error::Wire(why.clone())));
                 }
                 self.lost += 1;
                 if self.lost == self.size - 1 {
@@ -141,7 +167,7 @@ impl Scheduler {
                 Ok(bytes) => {
                     self.idle.pop();
                     world.process_at_rank(rank).send(&bytes[..]);
-                    self.running[rank as usize] = Some(job);
+                    self.running[rank as usize] = Some((job, Instant::now()));
                 }
                 Err(e) => job.done.finish(Err(e)),
             }
@@ -154,14 +180,15 @@ impl Scheduler {
             return;
         };
         if job.done.start() {
+            let started = Instant::now();
             let results = task::lookup(job.task).and_then(|t| t.run_chunk(&job.payload));
-            job.done.finish(results.as_deref().map_err(Clone::clone));
+            self.finish(job, 0, started, results.as_deref().map_err(Clone::clone));
         }
     }
 }
 
 /// Runs rank 0's scheduler until the pool is stopped and drained, then stops every worker rank.
-pub(crate) fn run(world: &SimpleCommunicator, orders: Receiver<Order>) {
+pub(crate) fn run(world: &SimpleCommunicator, orders: Receiver<Order>, trace: Option<Arc<Trace>>) {
     let size = world.size();
     if size == 1 {
         eprintln!(
@@ -179,6 +206,7 @@ pub(crate) fn run(world: &SimpleCommunicator, orders: Receiver<Order>) {
         lost: 0,
         broken: None,
         closed: false,
+        trace,
     };
     let mut backoff = Backoff::default();
     loop {

@@ -60,7 +60,8 @@ fn __mpi_scenario() {
     let Ok(scenario) = std::env::var(SCENARIO_ENV) else {
         return;
     };
-    let pool = MpiPool::start().expect("MPI starts"); // ranks 1.. serve and exit in here
+    // Ranks 1.. serve and exit in here.
+    let pool = MpiPool::builder().trace(true).start().expect("MPI starts");
     let size = pool.world_size();
     match scenario.as_str() {
         "api" => api(&pool),
@@ -141,6 +142,24 @@ fn api(pool: &MpiPool) {
             "{ranks:?}"
         );
     }
+
+    // The trace has one event per unit of work, on the rank that ran it.
+    let events = pool.trace().expect("traced").events();
+    let whoami: Vec<_> = events.iter().filter(|e| e.label == WHOAMI.name()).collect();
+    assert_eq!(whoami.len(), 64);
+    let mut traced: Vec<i32> = whoami
+        .iter()
+        .map(|e| match e.worker {
+            concur::trace::Worker::Rank(r) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    traced.sort_unstable();
+    traced.dedup();
+    assert_eq!(traced, ranks);
+    assert!(events
+        .iter()
+        .all(|e| e.submitted <= e.started && e.started <= e.finished));
 }
 
 /// One rank is held by a blocked task; everything after it must flow to the other rank.
