@@ -242,10 +242,7 @@ pub(crate) fn run(world: &SimpleCommunicator, orders: Receiver<Order>, trace: Op
         }
         let order = if s.in_flight() {
             match backoff.next() {
-                None => {
-                    std::thread::yield_now();
-                    continue;
-                }
+                None => continue,
                 Some(pause) => orders.recv_timeout(pause),
             }
         } else {
