@@ -81,6 +81,30 @@ impl<I: Wire, O: Wire> ErasedTask for TaskFn<I, O> {
     }
 }
 
+/// Encodes a chunk's inputs as [`ErasedTask::run_chunk`] takes them, naming the task on failure.
+/// For executors that ship chunks to another process.
+pub fn encode_inputs<I: Wire>(task: &str, inputs: &[I]) -> Result<Vec<u8>> {
+    postcard::to_stdvec(inputs)
+        .map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
+}
+
+/// Decodes what [`ErasedTask::run_chunk`] returned for a chunk of `len` inputs, in another
+/// process: an [`Error::Wire`] naming the task unless the bytes decode to one result per input.
+pub fn decode_results<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
+    let results: Vec<Result<O>> = postcard::from_bytes(payload).map_err(|e| {
+        Error::Wire(format!(
+            "decoding the results of `{task}` from a worker: {e}"
+        ))
+    })?;
+    if results.len() != len {
+        return Err(Error::Wire(format!(
+            "a worker returned {} results of `{task}` for {len} inputs",
+            results.len()
+        )));
+    }
+    Ok(results)
+}
+
 /// One entry in the registry; [`task!`](crate::task!) submits it.
 pub struct Registration {
     task: &'static dyn ErasedTask,

@@ -57,7 +57,7 @@ pub use worker::{init, TEST_ENTRY, WORKER_FD_ENV};
 use crate::error::{Error, Result};
 use crate::executor::{ChunkHandle, Executor};
 use crate::handle::{Handle, Promise};
-use crate::task::{TaskFn, Wire};
+use crate::task::{decode_results as decode, encode_inputs as encode, TaskFn, Wire};
 use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
 use supervisor::Order;
 
@@ -870,28 +870,6 @@ impl Drop for ProcessPool {
     fn drop(&mut self) {
         self.shutdown(true, false);
     }
-}
-
-/// Encodes a chunk's inputs, naming the task on failure.
-fn encode<I: Wire>(task: &str, inputs: &[I]) -> Result<Vec<u8>> {
-    postcard::to_stdvec(inputs)
-        .map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
-}
-
-/// Decodes a worker's results for a chunk of `len` inputs.
-fn decode<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
-    let results: Vec<Result<O>> = postcard::from_bytes(payload).map_err(|e| {
-        Error::Wire(format!(
-            "decoding the results of `{task}` from a worker: {e}"
-        ))
-    })?;
-    if results.len() != len {
-        return Err(Error::Wire(format!(
-            "a worker returned {} results of `{task}` for {len} inputs",
-            results.len()
-        )));
-    }
-    Ok(results)
 }
 
 impl Executor for ProcessPool {
