@@ -141,12 +141,37 @@ fn main() -> ExitCode {
     // one line on stderr, never a backtrace, whatever RUST_BACKTRACE says.
     std::panic::set_hook(Box::new(|info| eprintln!("error: internal error: {info}")));
     let cli = Cli::parse();
-    match run(cli.command) {
+    #[cfg(feature = "mpi")]
+    if cli.command.mode() == Some(Mode::Mpi) {
+        // Ranks other than 0 serve tasks inside start_mpi and exit there; only rank 0 goes on,
+        // so only rank 0 reads inputs and prints.
+        if let Err(e) = workloads::start_mpi() {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let outcome = run(cli.command);
+    #[cfg(feature = "mpi")]
+    workloads::stop_mpi();
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    /// The execution mode the command asked for, if it takes one.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    fn mode(&self) -> Option<Mode> {
+        match self {
+            Command::Wordfreq { run, .. }
+            | Command::Fingerprint { run, .. }
+            | Command::Primes { run, .. } => Some(run.mode),
+            _ => None,
         }
     }
 }

@@ -143,7 +143,13 @@ fn unknown_mode_is_a_usage_error_and_future_modes_say_not_yet() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("fibers"));
-    for mode in ["async", "mpi"] {
+    concur()
+        .args(["primes", "--mode", "mpi", "7"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("--features mpi"));
+    for mode in ["async"] {
         concur()
             .args(["primes", "--mode", mode, "7"])
             .assert()

@@ -62,6 +62,10 @@ impl Mode {
         match workers {
             Some(0) => bail!("--workers 0: at least one worker is needed"),
             _ if self == Mode::Sequential => Ok(1),
+            #[cfg(feature = "mpi")]
+            _ if self == Mode::Mpi => {
+                Ok(MPI_POOL.with(|p| p.borrow().as_ref().map_or(1, concur::Executor::workers)))
+            }
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
@@ -75,6 +79,28 @@ pub trait WithExecutor {
     type Output;
     /// Does the work on `executor`.
     fn run<E: Executor>(self, executor: &E) -> Self::Output;
+}
+
+#[cfg(feature = "mpi")]
+thread_local! {
+    /// The MPI pool of `--mode mpi`, on rank 0 (see [`start_mpi`]).
+    static MPI_POOL: std::cell::RefCell<Option<concur_mpi::MpiPool>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts MPI for `--mode mpi`; call it before reading any input. On rank 0 it returns and the
+/// pool serves `with_executor(Mode::Mpi, ..)` until [`stop_mpi`]; on every other rank it runs
+/// tasks until rank 0 stops, then ends the process with status 0 (it never returns there).
+#[cfg(feature = "mpi")]
+pub fn start_mpi() -> anyhow::Result<()> {
+    let pool = concur_mpi::MpiPool::start()?;
+    MPI_POOL.with(|p| *p.borrow_mut() = Some(pool));
+    Ok(())
+}
+
+/// Stops the MPI pool (tells every rank to exit and finalizes MPI); harmless if none runs.
+#[cfg(feature = "mpi")]
+pub fn stop_mpi() {
+    MPI_POOL.with(|p| drop(p.borrow_mut().take()));
 }
 
 /// Starts the executor `mode` names with `workers` workers, runs `work` on it, and shuts it down.
@@ -97,7 +123,17 @@ pub fn with_executor<W: WithExecutor>(
             pool.shutdown(true, false);
             Ok(output)
         }
-        Mode::Async | Mode::Mpi => bail!(
+        #[cfg(feature = "mpi")]
+        Mode::Mpi => MPI_POOL.with(|pool| match &*pool.borrow() {
+            Some(pool) => Ok(work.run(pool)),
+            None => bail!("--mode mpi: MPI was not started (call workloads::start_mpi first)"),
+        }),
+        #[cfg(not(feature = "mpi"))]
+        Mode::Mpi => bail!(
+            "mode \"mpi\" needs a build with MPI: cargo build --release --features mpi \
+             (and a system MPI), then mpirun -n 4 target/release/concur ... --mode mpi"
+        ),
+        Mode::Async => bail!(
             "mode {:?} is not available yet in this build (available: sequential, threads, processes)",
             mode.name()
         ),
