@@ -11,10 +11,14 @@
 //! - Ordering: results reach the `each` callback in input order (`map_task`), or in completion
 //!   order with `as_completed` (`submit_task` each + `concur::as_completed`); the [`Report`]
 //!   always holds them in input order.
+//! - `--mode async` is not an executor: [`execute`] hands an experiment with an async form
+//!   ([`Experiment::run_async`], I/O-bound workloads only) to [`async_mode`], and refuses one
+//!   without, naming the modes that fit.
 //! - Timing: `elapsed_seconds` spans what the seed's timer spans (starting the executor, the work,
 //!   the callback's printing, shutting the executor down); `work_seconds` only the first submit
 //!   to the last result.
 
+pub mod async_mode;
 pub mod count;
 pub mod fingerprint;
 pub mod primes;
@@ -38,7 +42,8 @@ pub enum Mode {
     Threads,
     /// A pool of crash-isolated worker processes.
     Processes,
-    /// An async runtime (not in this build yet).
+    /// Concurrent downloads on one OS thread (tokio current-thread runtime, reqwest); I/O-bound
+    /// workloads only (wordfreq); `--workers` limits the requests in flight (default 100).
     Async,
     /// MPI ranks (not in this build yet).
     Mpi,
@@ -61,6 +66,7 @@ impl Mode {
         match workers {
             Some(0) => bail!("--workers 0: at least one worker is needed"),
             _ if self == Mode::Sequential => Ok(1),
+            None if self == Mode::Async => Ok(async_mode::DEFAULT_CONCURRENCY),
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
@@ -113,6 +119,8 @@ pub struct Experiment<I: 'static, T: 'static> {
     pub task: &'static TaskFn<I, Result<T, String>>,
     /// Each input with its label (the book's name, the number).
     pub inputs: Vec<(Value, I)>,
+    /// The task's async form for `--mode async`; `None` for a CPU-bound workload.
+    pub run_async: Option<async_mode::AsyncTask<I, T>>,
 }
 
 impl<I: 'static, T: 'static> Experiment<I, T> {
@@ -132,6 +140,7 @@ impl<I: 'static, T: 'static> Experiment<I, T> {
             key: "name",
             task,
             inputs,
+            run_async: None,
         }
     }
 }
@@ -218,15 +227,19 @@ pub fn execute<I: Wire, T: Wire>(
     let workers = options.mode.workers(options.workers)?;
     let (command, key) = (experiment.command, experiment.key);
     let started = Instant::now();
-    let (results, work_seconds) = with_executor(
-        options.mode,
-        workers,
-        Run {
-            experiment,
-            as_completed: options.as_completed,
-            each,
-        },
-    )?;
+    let (results, work_seconds) = if options.mode == Mode::Async {
+        async_mode::run(experiment, workers, options.as_completed, each)?
+    } else {
+        with_executor(
+            options.mode,
+            workers,
+            Run {
+                experiment,
+                as_completed: options.as_completed,
+                each,
+            },
+        )?
+    };
     Ok(Report {
         command,
         key,
