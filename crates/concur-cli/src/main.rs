@@ -138,7 +138,10 @@ impl BookArgs {
             );
         }
         if self.backoff > 600_000 {
-            bail!("--backoff {}: give at most 600000 milliseconds", self.backoff);
+            bail!(
+                "--backoff {}: give at most 600000 milliseconds",
+                self.backoff
+            );
         }
         Ok(Http {
             timeout_seconds: self.timeout,

@@ -119,7 +119,12 @@ impl Http {
     /// The policy, written once for both clients: after attempt number `attempt` (0 first) of
     /// GET `url` answered `answer`, `Ok(None)` takes the response, `Ok(Some(delay))` retries
     /// after `delay`, `Err` gives up with a message naming the URL.
-    fn judge(&self, url: &str, attempt: u32, answer: Answer<'_>) -> Result<Option<Duration>, String> {
+    fn judge(
+        &self,
+        url: &str,
+        attempt: u32,
+        answer: Answer<'_>,
+    ) -> Result<Option<Duration>, String> {
         let retry = || {
             (attempt < self.retries).then(|| {
                 Duration::from_millis(self.backoff_ms.saturating_mul(1 << attempt.min(20)))

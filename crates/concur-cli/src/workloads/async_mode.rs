@@ -83,7 +83,8 @@ pub fn run<I: 'static, T: 'static>(
         .into_iter()
         .zip(results)
         .map(|(label, r)| {
-            let r = r.unwrap_or_else(|| Err(format!("{}: no result came back", label_text(&label))));
+            let r =
+                r.unwrap_or_else(|| Err(format!("{}: no result came back", label_text(&label))));
             (label, r)
         })
         .collect();

@@ -613,7 +613,11 @@ mod tests {
             for chunk in text.as_bytes().chunks(cut) {
                 counter.feed(chunk).unwrap();
             }
-            assert_eq!(counter.finish().unwrap().most_common(&[]), whole, "cut {cut}");
+            assert_eq!(
+                counter.finish().unwrap().most_common(&[]),
+                whole,
+                "cut {cut}"
+            );
         }
         let mut counter = LineCounter::new("t");
         counter.feed(b"ok\nab").unwrap();
