@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{concur, json_of, serve, Reply};
+use common::{concur, json_of, serve, wordfreq_rows, Reply};
 use concur_cli::serve::{start, RunningServer, ServerConfig};
 use serde_json::Value;
 
@@ -41,23 +41,16 @@ fn wordfreq(base: &str, books: &str, stop: &str, mode: &str, args: &[&str]) -> a
     cmd
 }
 
-/// Sorted `name\tword\tcount` rows of a report, as the expected TSV spells them.
+/// Sorted rows of a report (`name\t"word"\tcount`).
 fn rows(report: &Value) -> Vec<String> {
-    let mut rows: Vec<String> = report["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            format!(
-                "{}\t{}\t{}",
-                r["name"].as_str().unwrap(),
-                r["word"].as_str().unwrap(),
-                r["count"]
-            )
-        })
-        .collect();
+    let mut rows = wordfreq_rows(report);
     rows.sort();
     rows
+}
+
+/// The errors of a wordfreq run (see [`wordfreq`]) that must exit 1.
+fn failures(base: &str, book: &str, stop: &str, mode: &str, args: &[&str]) -> Vec<String> {
+    errors_of(&json_of(wordfreq(base, book, stop, mode, args), 1))
 }
 
 fn errors_of(report: &Value) -> Vec<String> {
@@ -73,12 +66,16 @@ fn errors_of(report: &Value) -> Vec<String> {
 fn every_mode_over_http_gives_the_local_file_results() {
     let Some(data) = seed_data() else { return };
     let expected_text = std::fs::read_to_string(data.join("expected/seed-wordfreq.tsv")).unwrap();
-    let mut expected: Vec<String> = expected_text.lines().map(str::to_owned).collect();
-    expected.sort();
-    let names: Vec<&str> = expected
-        .iter()
-        .map(|l| l.split('\t').next().unwrap())
+    let lines: Vec<Vec<&str>> = expected_text
+        .lines()
+        .map(|l| l.split('\t').collect())
         .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l[0]).collect();
+    let mut expected: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}\t\"{}\"\t{}", l[0], l[1], l[2]))
+        .collect();
+    expected.sort();
     let server = book_server(&data);
     let stop = data.join("stop-words-english.txt");
     for mode in MODES {
@@ -118,7 +115,7 @@ fn a_missing_book_fails_alone_naming_url_and_status_in_every_mode() {
         let report = json_of(cmd, 1);
         assert_eq!(
             rows(&report),
-            ["Frankenstein\twill\t194", "Gulliver\tupon\t201"],
+            ["Frankenstein\t\"will\"\t194", "Gulliver\t\"upon\"\t201"],
             "mode {mode}"
         );
         let errors = errors_of(&report);
@@ -246,23 +243,11 @@ fn a_stalled_server_times_out_naming_the_url_and_other_books_are_kept() {
         std::thread::sleep(std::time::Duration::from_secs(30));
     });
     let stop = stop_file();
+    let stop = stop.path().to_str().unwrap();
     for mode in ["sequential", "async"] {
-        let mut cmd = concur();
-        cmd.args(["wordfreq", "--json", "--timeout", "1", "--mode", mode])
-            .args(["--source", &format!("{good}/{{}}.txt"), "--books", "good"])
-            .args(["--stop-words", stop.path().to_str().unwrap()]);
-        assert_eq!(rows(&json_of(cmd, 0)), ["good\tcat\t2"]);
-        let report = json_of(
-            wordfreq(
-                &stalled,
-                "slow",
-                stop.path().to_str().unwrap(),
-                mode,
-                &["--timeout", "1"],
-            ),
-            1,
-        );
-        let errors = errors_of(&report);
+        let cmd = wordfreq(&good, "good", stop, mode, &["--timeout", "1"]);
+        assert_eq!(rows(&json_of(cmd, 0)), ["good\t\"cat\"\t2"]);
+        let errors = failures(&stalled, "slow", stop, mode, &["--timeout", "1"]);
         assert!(
             errors.len() == 1 && errors[0].contains(&format!("{stalled}/slow.txt")),
             "mode {mode}: {errors:?}"
@@ -274,6 +259,7 @@ fn a_stalled_server_times_out_naming_the_url_and_other_books_are_kept() {
 fn five_hundreds_are_retried_then_succeed_and_four_hundreds_are_not() {
     let stop = stop_file();
     let stop = stop.path().to_str().unwrap();
+    let retries = |n: &'static str| ["--retries", n, "--backoff", "10"];
     for mode in ["sequential", "async"] {
         let (base, seen) = raw_server(|n, stream| {
             if n < 2 {
@@ -282,31 +268,12 @@ fn five_hundreds_are_retried_then_succeed_and_four_hundreds_are_not() {
                 ok(stream, BODY)
             }
         });
-        let report = json_of(
-            wordfreq(
-                &base,
-                "flaky",
-                stop,
-                mode,
-                &["--retries", "2", "--backoff", "10"],
-            ),
-            0,
-        );
-        assert_eq!(rows(&report), ["flaky\tcat\t2"], "mode {mode}");
+        let report = json_of(wordfreq(&base, "flaky", stop, mode, &retries("2")), 0);
+        assert_eq!(rows(&report), ["flaky\t\"cat\"\t2"], "mode {mode}");
         assert_eq!(seen.load(Ordering::SeqCst), 3, "mode {mode}");
 
         let (base, seen) = raw_server(|_, stream| status(stream, 503));
-        let report = json_of(
-            wordfreq(
-                &base,
-                "down",
-                stop,
-                mode,
-                &["--retries", "1", "--backoff", "10"],
-            ),
-            1,
-        );
-        let errors = errors_of(&report);
+        let errors = failures(&base, "down", stop, mode, &retries("1"));
         assert!(
             errors[0].contains("503") && errors[0].contains("after 2 attempts"),
             "{errors:?}"
@@ -314,65 +281,34 @@ fn five_hundreds_are_retried_then_succeed_and_four_hundreds_are_not() {
         assert_eq!(seen.load(Ordering::SeqCst), 2, "mode {mode}");
 
         let (base, seen) = raw_server(|_, stream| status(stream, 403));
-        let report = json_of(
-            wordfreq(
-                &base,
-                "private",
-                stop,
-                mode,
-                &["--retries", "3", "--backoff", "10"],
-            ),
-            1,
-        );
-        assert!(errors_of(&report)[0].contains(&format!("{base}/private.txt answered 403")));
+        let errors = failures(&base, "private", stop, mode, &retries("3"));
+        assert!(errors[0].contains(&format!("{base}/private.txt answered 403")));
         assert_eq!(seen.load(Ordering::SeqCst), 1, "mode {mode}");
     }
 }
 
 #[test]
 fn a_body_above_the_limit_fails_naming_the_url() {
-    let (base, _) = raw_server(|_, stream| ok(stream, BODY));
-    // Content-Length announces more than the limit: refused before reading.
     let stop = stop_file();
-    for mode in ["sequential", "async"] {
-        let report = json_of(
-            wordfreq(
-                &base,
-                "big",
-                stop.path().to_str().unwrap(),
-                mode,
-                &["--max-body-bytes", "10"],
-            ),
-            1,
-        );
-        let errors = errors_of(&report);
-        assert!(
-            errors[0].contains(&format!("{base}/big.txt"))
-                && errors[0].contains("limit of 10 bytes"),
-            "{errors:?}"
-        );
-    }
+    let stop = stop.path().to_str().unwrap();
+    let limit = ["--max-body-bytes", "10"];
+    // Content-Length announces more than the limit: refused before reading.
+    let (announced, _) = raw_server(|_, stream| ok(stream, BODY));
     // No Content-Length (the body ends at close): caught while streaming.
-    let (base, _) = raw_server(|_, stream| {
+    let (unannounced, _) = raw_server(|_, stream| {
         let _ = stream
             .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
             .and_then(|()| stream.write_all(BODY));
     });
-    for mode in ["sequential", "async"] {
-        let report = json_of(
-            wordfreq(
-                &base,
-                "big",
-                stop.path().to_str().unwrap(),
-                mode,
-                &["--max-body-bytes", "10"],
-            ),
-            1,
-        );
-        assert!(
-            errors_of(&report)[0].contains("limit of 10 bytes"),
-            "mode {mode}"
-        );
+    for base in [announced, unannounced] {
+        for mode in ["sequential", "async"] {
+            let errors = failures(&base, "big", stop, mode, &limit);
+            assert!(
+                errors[0].contains(&format!("{base}/big.txt"))
+                    && errors[0].contains("limit of 10 bytes"),
+                "mode {mode}: {errors:?}"
+            );
+        }
     }
 }
 

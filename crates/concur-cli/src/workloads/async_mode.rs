@@ -17,7 +17,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 
-use super::{label_text, Experiment};
+use super::{in_input_order, label_text, Experiment};
 
 /// Requests in flight when `--workers` is not given: aiohttp's default connection limit.
 pub const DEFAULT_CONCURRENCY: usize = 100;
@@ -79,15 +79,7 @@ pub fn run<I: 'static, T: 'static>(
         anyhow::Ok(())
     })?;
     let work_seconds = started.elapsed().as_secs_f64();
-    let results = labels
-        .into_iter()
-        .zip(results)
-        .map(|(label, r)| {
-            let r =
-                r.unwrap_or_else(|| Err(format!("{}: no result came back", label_text(&label))));
-            (label, r)
-        })
-        .collect();
+    let results = in_input_order(labels, results);
     Ok((results, work_seconds))
 }
 

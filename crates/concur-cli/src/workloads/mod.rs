@@ -308,6 +308,14 @@ pub fn run_on<E: Executor, I: Wire, T: Wire>(
             results[i] = Some(result);
         }
     }
+    in_input_order(labels, results)
+}
+
+/// Each label with its result; an item whose result never came back is an error naming it.
+fn in_input_order<T>(
+    labels: Vec<Value>,
+    results: Vec<Option<Result<T, String>>>,
+) -> Vec<(Value, Result<T, String>)> {
     labels
         .into_iter()
         .zip(results)
