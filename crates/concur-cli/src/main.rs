@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use concur_cli::bench::{self, BenchOptions};
-use concur_cli::sources::{self, DEFAULT_TIMEOUT_SECONDS};
+use concur_cli::serve::ServerConfig;
+use concur_cli::sources::{self, Http, DEFAULT_TIMEOUT_SECONDS};
 use concur_cli::workloads::{
     self, count, deadlock, fingerprint, primes, wordfreq, Mode, Options, Report,
 };
@@ -42,7 +43,8 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// PBKDF2-HMAC-SHA512 fingerprints of books (the seed's CPU-bound experiment).
+    /// PBKDF2-HMAC-SHA512 fingerprints of books (the seed's CPU-bound experiment; --mode async
+    /// refuses it: hashing would hold its one thread).
     Fingerprint {
         #[command(flatten)]
         books: BookArgs,
@@ -55,7 +57,7 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Primality by trial division (default: the seed's nine numbers).
+    /// Primality by trial division (default: the seed's nine numbers; CPU-bound, so not --mode async).
     Primes {
         /// Numbers from 0 to 18446744073709551615.
         #[arg(value_name = "N", allow_negative_numbers = true)]
@@ -92,6 +94,37 @@ enum Command {
     },
     /// Runs primes, wordfreq and fingerprint in every available mode and compares them.
     Bench(BenchOptions),
+    /// Serves a folder of books over HTTP with simulated latency and bandwidth; prints its base
+    /// URL on stdout, stops on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The folder to serve.
+    #[arg(long, value_name = "DIR")]
+    dir: std::path::PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: std::net::SocketAddr,
+    /// Milliseconds before each response's first byte.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency: u64,
+    /// Extra random milliseconds, uniform in [0, MS], added to the latency.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    jitter: u64,
+    /// Seed of the jitter.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Pace each body at this many bytes per second (default: unlimited).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    bandwidth: Option<u64>,
+    /// Connections served at once (more wait in the backlog).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Permit an --addr that is not loopback (exposes the folder to the network).
+    #[arg(long)]
+    allow_non_loopback: bool,
 }
 
 #[derive(Args)]
@@ -102,9 +135,47 @@ struct BookArgs {
     /// Comma-separated book names (required with a URL template).
     #[arg(long, value_name = "NAMES")]
     books: Option<String>,
-    /// Seconds an HTTP request may take.
+    /// Seconds an HTTP request may take (connecting, headers and body).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
     timeout: f64,
+    /// Retries of a request after a connection error or a 5xx answer (never after a 4xx).
+    #[arg(long, value_name = "N", default_value_t = sources::DEFAULT_RETRIES)]
+    retries: u32,
+    /// Milliseconds before the first retry; each later retry waits twice as long.
+    #[arg(long, value_name = "MS", default_value_t = sources::DEFAULT_BACKOFF_MS)]
+    backoff: u64,
+    /// The largest HTTP body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = sources::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: u64,
+}
+
+impl BookArgs {
+    /// The HTTP policy these flags give, checked.
+    fn http(&self) -> anyhow::Result<Http> {
+        if !(self.timeout > 0.0 && self.timeout <= 86_400.0) {
+            bail!(
+                "--timeout {}: give seconds above 0 and at most 86400",
+                self.timeout
+            );
+        }
+        if self.backoff > 600_000 {
+            bail!(
+                "--backoff {}: give at most 600000 milliseconds",
+                self.backoff
+            );
+        }
+        Ok(Http {
+            timeout_seconds: self.timeout,
+            max_body_bytes: self.max_body_bytes,
+            retries: self.retries,
+            backoff_ms: self.backoff,
+        })
+    }
+
+    /// The books these flags name.
+    fn resolve(&self, http: Http) -> anyhow::Result<Vec<(String, sources::Location)>> {
+        sources::resolve_books(self.source.as_deref(), self.books.as_deref(), http)
+    }
 }
 
 #[derive(Args)]
@@ -185,10 +256,9 @@ fn run(command: Command) -> anyhow::Result<bool> {
             run,
         } => {
             run.mode.workers(run.workers)?;
-            let seconds = timeout(books.timeout)?;
-            let books =
-                sources::resolve_books(books.source.as_deref(), books.books.as_deref(), seconds)?;
-            let stop_words = sources::load_stop_words(stop_words.as_deref(), seconds)?;
+            let http = books.http()?;
+            let books = books.resolve(http)?;
+            let stop_words = sources::load_stop_words(stop_words.as_deref(), http)?;
             let experiment = wordfreq::experiment(books, stop_words);
             print_run(&run, |options, each| {
                 workloads::execute(experiment, options, each)
@@ -204,11 +274,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
                 bail!("--iterations 0: PBKDF2 needs at least 1 iteration");
             }
             run.mode.workers(run.workers)?;
-            let books = sources::resolve_books(
-                books.source.as_deref(),
-                books.books.as_deref(),
-                timeout(books.timeout)?,
-            )?;
+            let books = books.resolve(books.http()?)?;
             let experiment = fingerprint::experiment(books, &salt, iterations);
             print_run(&run, |options, each| {
                 workloads::execute(experiment, options, each)
@@ -284,14 +350,37 @@ fn run(command: Command) -> anyhow::Result<bool> {
             }
         }
         Command::Bench(options) => bench::run(&options),
+        Command::Serve(args) => serve(args),
     }
 }
 
-fn timeout(seconds: f64) -> anyhow::Result<f64> {
-    if !(seconds > 0.0 && seconds <= 86_400.0) {
-        bail!("--timeout {seconds}: give seconds above 0 and at most 86400");
-    }
-    Ok(seconds)
+/// `concur serve`: the book server on a small multi-thread runtime until Ctrl-C or SIGTERM.
+fn serve(args: ServeArgs) -> anyhow::Result<bool> {
+    let config = ServerConfig {
+        addr: args.addr,
+        latency: Duration::from_millis(args.latency),
+        jitter: Duration::from_millis(args.jitter),
+        seed: args.seed,
+        bandwidth: args.bandwidth,
+        max_connections: args.max_connections,
+        allow_non_loopback: args.allow_non_loopback,
+        ..ServerConfig::dir(&args.dir)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(concur_cli::serve::serve(
+        config,
+        |url| {
+            println!("{url}");
+            let _ = std::io::stdout().flush();
+            eprintln!("serving {} at {url} (Ctrl-C stops)", args.dir.display());
+        },
+        concur_cli::serve::shutdown_signal(),
+    ))?;
+    Ok(true)
 }
 
 /// Runs `execute` (an experiment reporting each result through the callback it is given),

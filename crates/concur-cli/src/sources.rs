@@ -13,9 +13,14 @@
 //!   seed's stop-word URL. Those default downloads are cached under `dirs::cache_dir()/concur`, so
 //!   a second run needs no network ([`Location::Cached`]).
 //! - [`Location::open`] streams (a `BufRead` over the file or the HTTP body, never the whole
-//!   book in memory); [`Location::read_all`] reads everything (what PBKDF2 needs). HTTP is
-//!   reqwest's blocking client with a connect timeout and a whole-request timeout; a status other
-//!   than 2xx is an error naming the URL and the status.
+//!   book in memory); [`Location::read_all`] reads everything (what PBKDF2 needs);
+//!   [`Location::open_async`] streams chunk by chunk for `--mode async` (reqwest's async client).
+//! - HTTP follows one policy, [`Http`], in both clients: a whole-request timeout (connecting,
+//!   headers and body), a maximum body size (a larger `Content-Length` fails before the body is
+//!   read; a body that grows past it fails when it does), and retries with exponential backoff
+//!   on connection errors and 5xx answers only, never on 4xx, on a timeout (the time is spent),
+//!   or once the body has started (its bytes may already be counted). A status other than 2xx
+//!   is an error naming the URL, the status and the attempts made.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -57,6 +62,120 @@ pub const SEED_STOP_WORDS: &str =
 /// Seconds an HTTP request may take, connecting and reading included, unless told otherwise.
 pub const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 
+/// The largest HTTP body accepted unless told otherwise: 1 GiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Retries after a connection error or a 5xx answer, unless told otherwise.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// The first retry's delay in milliseconds, unless told otherwise; each later one doubles it.
+pub const DEFAULT_BACKOFF_MS: u64 = 200;
+
+/// How every HTTP request of a run behaves (see the module doc). Serializable: a task in another
+/// process fetches with the same policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Http {
+    /// Seconds the whole request (connect, headers, body) may take.
+    pub timeout_seconds: f64,
+    /// The largest body accepted, in bytes.
+    pub max_body_bytes: u64,
+    /// Retries after a connection error or a 5xx answer.
+    pub retries: u32,
+    /// The first retry's delay in milliseconds; each later retry waits twice the one before.
+    pub backoff_ms: u64,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retries: DEFAULT_RETRIES,
+            backoff_ms: DEFAULT_BACKOFF_MS,
+        }
+    }
+}
+
+/// The default policy with this timeout in seconds.
+impl From<f64> for Http {
+    fn from(timeout_seconds: f64) -> Self {
+        Http {
+            timeout_seconds,
+            ..Http::default()
+        }
+    }
+}
+
+/// What came back from one attempt, as [`Http::judge`] needs it: the status and `Content-Length`,
+/// or the transport error.
+type Answer<'a> = Result<(reqwest::StatusCode, Option<u64>), &'a reqwest::Error>;
+
+impl Http {
+    fn timeout(&self) -> Duration {
+        Duration::try_from_secs_f64(self.timeout_seconds)
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECONDS))
+    }
+
+    /// The policy, written once for both clients: after attempt number `attempt` (0 first) of
+    /// GET `url` answered `answer`, `Ok(None)` takes the response, `Ok(Some(delay))` retries
+    /// after `delay`, `Err` gives up with a message naming the URL.
+    fn judge(
+        &self,
+        url: &str,
+        attempt: u32,
+        answer: Answer<'_>,
+    ) -> Result<Option<Duration>, String> {
+        let retry = || {
+            (attempt < self.retries).then(|| {
+                Duration::from_millis(self.backoff_ms.saturating_mul(1 << attempt.min(20)))
+            })
+        };
+        let tries = match attempt {
+            0 => String::new(),
+            n => format!(" (after {} attempts)", n + 1),
+        };
+        match answer {
+            Ok((status, length)) if status.is_success() => match length {
+                Some(n) if n > self.max_body_bytes => Err(format!(
+                    "URL {url} has a body of {n} bytes, above the limit of {} bytes",
+                    self.max_body_bytes
+                )),
+                _ => Ok(None),
+            },
+            Ok((status, _)) if status.is_server_error() => match retry() {
+                Some(delay) => Ok(Some(delay)),
+                None => Err(format!("URL {url} answered {status}{tries}")),
+            },
+            Ok((status, _)) => Err(format!("URL {url} answered {status}{tries}")),
+            Err(e) if e.is_timeout() => Err(format!("URL {url} did not answer in time{tries}")),
+            Err(e) => match retry().filter(|_| e.is_connect() || e.is_request()) {
+                Some(delay) => Ok(Some(delay)),
+                None => Err(format!("{}{tries}", describe_http_error(url, e))),
+            },
+        }
+    }
+}
+
+/// Counts a body's bytes against [`Http::max_body_bytes`].
+pub struct Budget {
+    url: String,
+    seen: u64,
+    max: u64,
+}
+
+impl Budget {
+    fn take(&mut self, n: usize) -> Result<(), String> {
+        self.seen += n as u64;
+        if self.seen > self.max {
+            return Err(format!(
+                "URL {} sent a body larger than the limit of {} bytes",
+                self.url, self.max
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Where one book (or the stop-word list) lives. Serializable, so a task in another process can
 /// open it itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,8 +186,8 @@ pub enum Location {
     Url {
         /// The URL.
         url: String,
-        /// Seconds the whole request may take.
-        timeout_seconds: f64,
+        /// How to fetch it.
+        http: Http,
     },
     /// One of the seed's default URLs: downloaded once into `cache`, then read from there.
     Cached {
@@ -76,8 +195,8 @@ pub enum Location {
         url: String,
         /// The file in the user's cache folder.
         cache: PathBuf,
-        /// Seconds the download may take.
-        timeout_seconds: f64,
+        /// How to download it.
+        http: Http,
     },
 }
 
@@ -92,11 +211,11 @@ impl std::fmt::Display for Location {
 
 impl Location {
     /// A URL (starting with `http://` or `https://`) or a file path.
-    pub fn parse(text: &str, timeout_seconds: f64) -> Location {
+    pub fn parse(text: &str, http: impl Into<Http>) -> Location {
         if is_url(text) {
             Location::Url {
                 url: text.to_owned(),
-                timeout_seconds,
+                http: http.into(),
             }
         } else {
             Location::File(PathBuf::from(text))
@@ -104,17 +223,15 @@ impl Location {
     }
 
     /// The seed's `url`, cached as `cache_name` in the user's cache folder if there is one.
-    pub fn seed(url: String, cache_name: &str, timeout_seconds: f64) -> Location {
+    pub fn seed(url: String, cache_name: &str, http: impl Into<Http>) -> Location {
+        let http = http.into();
         match dirs::cache_dir() {
             Some(dir) => Location::Cached {
                 url,
                 cache: dir.join("concur").join(cache_name),
-                timeout_seconds,
+                http,
             },
-            None => Location::Url {
-                url,
-                timeout_seconds,
-            },
+            None => Location::Url { url, http },
         }
     }
 
@@ -124,15 +241,12 @@ impl Location {
             Location::File(path) => File::open(path)
                 .map(|f| Box::new(BufReader::with_capacity(1 << 16, f)) as Box<dyn BufRead + Send>)
                 .map_err(|e| format!("cannot open {self}: {e}")),
-            Location::Url {
-                url,
-                timeout_seconds,
-            } => {
-                let response = get(url, *timeout_seconds)?;
+            Location::Url { url, http } => {
+                let response = get(url, http)?;
                 Ok(Box::new(BufReader::with_capacity(
                     1 << 16,
                     UrlBody {
-                        url: url.clone(),
+                        budget: http.budget(url),
                         response,
                     },
                 )))
@@ -167,12 +281,7 @@ impl Location {
     /// Downloads a cached location unless its file is already there. Writes to a temporary file
     /// in the same folder and renames it, so an interrupted download never leaves half a book.
     fn fill_cache(&self) -> Result<(), String> {
-        let Location::Cached {
-            url,
-            cache,
-            timeout_seconds,
-        } = self
-        else {
+        let Location::Cached { url, cache, http } = self else {
             return Ok(());
         };
         if cache.is_file() {
@@ -181,7 +290,11 @@ impl Location {
         let dir = cache.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create cache folder {}: {e}", dir.display()))?;
-        let mut response = get(url, *timeout_seconds)?;
+        let response = get(url, http)?;
+        let mut response = UrlBody {
+            budget: http.budget(url),
+            response,
+        };
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
             format!(
                 "cannot create a file in cache folder {}: {e}",
@@ -196,18 +309,112 @@ impl Location {
     }
 }
 
-/// A response body whose read errors name the URL.
+/// A response body whose read errors name the URL, held to the body-size limit.
 struct UrlBody {
-    url: String,
+    budget: Budget,
     response: reqwest::blocking::Response,
 }
 
 impl Read for UrlBody {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.response
-            .read(buf)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("reading URL {}: {e}", self.url)))
+        let n = self.response.read(buf).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("reading URL {}: {e}", self.budget.url))
+        })?;
+        self.budget.take(n).map_err(std::io::Error::other)?;
+        Ok(n)
     }
+}
+
+/// A body streamed chunk by chunk for `--mode async`: [`Location::open_async`] makes one.
+pub enum AsyncBody {
+    /// A local file, read in 64 KiB chunks.
+    File(tokio::fs::File, String),
+    /// An HTTP response body, held to the body-size limit.
+    Url(reqwest::Response, Budget),
+}
+
+impl AsyncBody {
+    /// The next chunk, `None` at the end. The error names the file or URL.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, String> {
+        match self {
+            AsyncBody::File(file, name) => {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 1 << 16];
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| format!("reading {name}: {e}"))?;
+                buf.truncate(n);
+                Ok((n > 0).then(|| buf.into()))
+            }
+            AsyncBody::Url(response, budget) => {
+                let chunk = response
+                    .chunk()
+                    .await
+                    .map_err(|e| describe_http_error(&budget.url, &e))?;
+                if let Some(chunk) = &chunk {
+                    budget.take(chunk.len())?;
+                }
+                Ok(chunk)
+            }
+        }
+    }
+}
+
+impl Location {
+    /// Opens the contents as an [`AsyncBody`] with `client` (one from [`async_client`]). A
+    /// cached seed URL is downloaded (blocking) on first use, then read from the cache.
+    pub async fn open_async(&self, client: &reqwest::Client) -> Result<AsyncBody, String> {
+        match self {
+            Location::File(path) => tokio::fs::File::open(path)
+                .await
+                .map(|f| AsyncBody::File(f, self.to_string()))
+                .map_err(|e| format!("cannot open {self}: {e}")),
+            Location::Url { url, http } => {
+                let mut attempt = 0;
+                loop {
+                    let sent = client.get(url).timeout(http.timeout()).send().await;
+                    let answer = sent.as_ref().map(|r| (r.status(), r.content_length()));
+                    match http.judge(url, attempt, answer)? {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => {
+                            return sent
+                                .map(|r| AsyncBody::Url(r, http.budget(url)))
+                                .map_err(|e| describe_http_error(url, &e))
+                        }
+                    }
+                    attempt += 1;
+                }
+            }
+            Location::Cached { cache, .. } => {
+                self.fill_cache()?;
+                Box::pin(Location::File(cache.clone()).open_async(client)).await
+            }
+        }
+    }
+}
+
+impl Http {
+    fn budget(&self, url: &str) -> Budget {
+        Budget {
+            url: url.to_owned(),
+            seen: 0,
+            max: self.max_body_bytes,
+        }
+    }
+}
+
+fn user_agent() -> &'static str {
+    concat!("concur/", env!("CARGO_PKG_VERSION"))
+}
+
+/// The async HTTP client of one `--mode async` run (build it inside the run's runtime).
+pub fn async_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(user_agent())
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
 
 fn client() -> Result<&'static reqwest::blocking::Client, String> {
@@ -216,7 +423,7 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
         .get_or_init(|| {
             reqwest::blocking::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .user_agent(concat!("concur/", env!("CARGO_PKG_VERSION")))
+                .user_agent(user_agent())
                 .build()
                 .map_err(|e| format!("cannot start the HTTP client: {e}"))
         })
@@ -224,19 +431,20 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
         .map_err(Clone::clone)
 }
 
-/// GET `url`; a transport error, a timeout or a non-2xx status is an error naming the URL.
-fn get(url: &str, timeout_seconds: f64) -> Result<reqwest::blocking::Response, String> {
-    let timeout = Duration::try_from_secs_f64(timeout_seconds).unwrap_or(Duration::from_secs(30));
-    let response = client()?
-        .get(url)
-        .timeout(timeout)
-        .send()
-        .map_err(|e| describe_http_error(url, &e))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("URL {url} answered {status}"));
+/// GET `url` as `http` says (retries included); a transport error, a timeout, a non-2xx status
+/// or a too-large body is an error naming the URL.
+fn get(url: &str, http: &Http) -> Result<reqwest::blocking::Response, String> {
+    let client = client()?;
+    let mut attempt = 0;
+    loop {
+        let sent = client.get(url).timeout(http.timeout()).send();
+        let answer = sent.as_ref().map(|r| (r.status(), r.content_length()));
+        match http.judge(url, attempt, answer)? {
+            Some(delay) => std::thread::sleep(delay),
+            None => return sent.map_err(|e| describe_http_error(url, &e)),
+        }
+        attempt += 1;
     }
-    Ok(response)
 }
 
 fn describe_http_error(url: &str, e: &reqwest::Error) -> String {
@@ -279,8 +487,9 @@ pub fn parse_names(books: Option<&str>) -> Option<Vec<String>> {
 pub fn resolve_books(
     source: Option<&str>,
     books: Option<&str>,
-    timeout_seconds: f64,
+    http: impl Into<Http>,
 ) -> anyhow::Result<Vec<(String, Location)>> {
+    let http = http.into();
     let names = parse_names(books);
     let Some(source) = source else {
         let names = names.unwrap_or_else(|| SEED_BOOKS.iter().map(|s| s.to_string()).collect());
@@ -289,7 +498,7 @@ pub fn resolve_books(
             .map(|name| {
                 let url = fill_template(SEED_URL_TEMPLATE, &name);
                 let cache = format!("books/{}.txt", utf8_percent_encode(&name, QUOTE));
-                let location = Location::seed(url, &cache, timeout_seconds);
+                let location = Location::seed(url, &cache, http);
                 (name, location)
             })
             .collect());
@@ -301,7 +510,7 @@ pub fn resolve_books(
         return Ok(names
             .into_iter()
             .map(|name| {
-                let location = Location::parse(&fill_template(source, &name), timeout_seconds);
+                let location = Location::parse(&fill_template(source, &name), http);
                 (name, location)
             })
             .collect());
@@ -346,15 +555,11 @@ pub fn resolve_books(
 /// each stripped as Python's `str.strip()` does. Any failure names the file or URL.
 pub fn load_stop_words(
     location: Option<&str>,
-    timeout_seconds: f64,
+    http: impl Into<Http>,
 ) -> anyhow::Result<Vec<String>> {
     let location = match location {
-        Some(text) => Location::parse(text, timeout_seconds),
-        None => Location::seed(
-            SEED_STOP_WORDS.to_owned(),
-            "stop-words-english.txt",
-            timeout_seconds,
-        ),
+        Some(text) => Location::parse(text, http),
+        None => Location::seed(SEED_STOP_WORDS.to_owned(), "stop-words-english.txt", http),
     };
     let bytes = location
         .read_all()
@@ -435,7 +640,7 @@ mod tests {
         let location = Location::Cached {
             url: serve_once(b"cached words"),
             cache: cache.clone(),
-            timeout_seconds: 5.0,
+            http: Http::from(5.0),
         };
         assert_eq!(location.read_all().unwrap(), b"cached words");
         assert_eq!(std::fs::read(&cache).unwrap(), b"cached words");

@@ -149,16 +149,16 @@ fn unknown_mode_is_a_usage_error_and_future_modes_say_not_yet() {
         .code(1)
         .stdout("")
         .stderr(predicate::str::contains("--features mpi"));
-    for mode in ["async"] {
-        concur()
-            .args(["primes", "--mode", mode, "7"])
-            .assert()
-            .code(1)
-            .stdout("")
-            .stderr(format!(
-                "error: mode \"{mode}\" is not available yet in this build (available: sequential, threads, processes)\n"
-            ));
-    }
+    // Async exists, for I/O-bound work only (tests/cli_http.rs covers it).
+    concur()
+        .args(["primes", "--mode", "async", "7"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "error: primes is CPU-bound: --mode async runs only I/O-bound workloads (wordfreq); \
+             use --mode sequential, threads or processes\n",
+        );
 }
 
 #[test]

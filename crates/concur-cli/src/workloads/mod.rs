@@ -11,10 +11,14 @@
 //! - Ordering: results reach the `each` callback in input order (`map_task`), or in completion
 //!   order with `as_completed` (`submit_task` each + `concur::as_completed`); the [`Report`]
 //!   always holds them in input order.
+//! - `--mode async` is not an executor: [`execute`] hands an experiment with an async form
+//!   ([`Experiment::run_async`], I/O-bound workloads only) to [`async_mode`], and refuses one
+//!   without, naming the modes that fit.
 //! - Timing: `elapsed_seconds` spans what the seed's timer spans (starting the executor, the work,
 //!   the callback's printing, shutting the executor down); `work_seconds` only the first submit
 //!   to the last result.
 
+pub mod async_mode;
 pub mod count;
 pub mod deadlock;
 pub mod fingerprint;
@@ -39,7 +43,8 @@ pub enum Mode {
     Threads,
     /// A pool of crash-isolated worker processes.
     Processes,
-    /// An async runtime (not in this build yet).
+    /// Concurrent downloads on one OS thread (tokio current-thread runtime, reqwest); I/O-bound
+    /// workloads only (wordfreq); `--workers` limits the requests in flight (default 100).
     Async,
     /// MPI ranks (not in this build yet).
     Mpi,
@@ -66,6 +71,7 @@ impl Mode {
             _ if self == Mode::Mpi => {
                 Ok(MPI_POOL.with(|p| p.borrow().as_ref().map_or(1, concur::Executor::workers)))
             }
+            None if self == Mode::Async => Ok(async_mode::DEFAULT_CONCURRENCY),
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
@@ -134,8 +140,7 @@ pub fn with_executor<W: WithExecutor>(
              (and a system MPI), then mpirun -n 4 target/release/concur ... --mode mpi"
         ),
         Mode::Async => bail!(
-            "mode {:?} is not available yet in this build (available: sequential, threads, processes)",
-            mode.name()
+            "--mode async runs only I/O-bound workloads (wordfreq); use --mode sequential, threads or processes"
         ),
     }
 }
@@ -150,6 +155,8 @@ pub struct Experiment<I: 'static, T: 'static> {
     pub task: &'static TaskFn<I, Result<T, String>>,
     /// Each input with its label (the book's name, the number).
     pub inputs: Vec<(Value, I)>,
+    /// The task's async form for `--mode async`; `None` for a CPU-bound workload.
+    pub run_async: Option<async_mode::AsyncTask<I, T>>,
 }
 
 impl<I: 'static, T: 'static> Experiment<I, T> {
@@ -169,6 +176,7 @@ impl<I: 'static, T: 'static> Experiment<I, T> {
             key: "name",
             task,
             inputs,
+            run_async: None,
         }
     }
 }
@@ -253,12 +261,17 @@ pub fn execute<I: Wire, T: Wire>(
     each: impl FnMut(&Value, &Result<T, String>),
 ) -> anyhow::Result<Report<T>> {
     let (command, key) = (experiment.command, experiment.key);
-    let run = Run {
-        experiment,
-        as_completed: options.as_completed,
-        each,
-    };
-    execute_work(command, key, options, run)
+    execute_with(command, key, options, |workers| {
+        if options.mode == Mode::Async {
+            return async_mode::run(experiment, workers, options.as_completed, each);
+        }
+        let run = Run {
+            experiment,
+            as_completed: options.as_completed,
+            each,
+        };
+        with_executor(options.mode, workers, run)
+    })
 }
 
 /// Runs any `work` that yields labelled results and its work time, timed into a [`Report`].
@@ -271,9 +284,21 @@ pub fn execute_work<T, W>(
 where
     W: WithExecutor<Output = (Vec<(Value, Result<T, String>)>, f64)>,
 {
+    execute_with(command, key, options, |workers| {
+        with_executor(options.mode, workers, work)
+    })
+}
+
+/// Times `run(workers)` into a [`Report`].
+fn execute_with<T>(
+    command: &'static str,
+    key: &'static str,
+    options: Options,
+    run: impl FnOnce(usize) -> anyhow::Result<(Vec<(Value, Result<T, String>)>, f64)>,
+) -> anyhow::Result<Report<T>> {
     let workers = options.mode.workers(options.workers)?;
     let started = Instant::now();
-    let (results, work_seconds) = with_executor(options.mode, workers, work)?;
+    let (results, work_seconds) = run(workers)?;
     Ok(Report {
         command,
         key,
@@ -342,6 +367,14 @@ pub fn run_on<E: Executor, I: Wire, T: Wire>(
             results[i] = Some(result);
         }
     }
+    in_input_order(labels, results)
+}
+
+/// Each label with its result; an item whose result never came back is an error naming it.
+fn in_input_order<T>(
+    labels: Vec<Value>,
+    results: Vec<Option<Result<T, String>>>,
+) -> Vec<(Value, Result<T, String>)> {
     labels
         .into_iter()
         .zip(results)

@@ -106,6 +106,7 @@ pub fn experiment(numbers: Vec<u64>) -> Experiment<u64, Primality> {
         key: "n",
         task: &PRIMALITY,
         inputs: numbers.into_iter().map(|n| (Value::from(n), n)).collect(),
+        run_async: None,
     }
 }
 

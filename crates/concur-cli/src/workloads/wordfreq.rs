@@ -88,13 +88,18 @@ pub fn experiment(
     books: Vec<(String, Location)>,
     stop_words: Vec<String>,
 ) -> Experiment<WordfreqInput, WordCount> {
-    Experiment::over_books("wordfreq", &MOST_COMMON_WORD, books, |name, location| {
-        WordfreqInput {
-            name,
-            location,
-            stop_words: stop_words.clone(),
-        }
-    })
+    let experiment =
+        Experiment::over_books("wordfreq", &MOST_COMMON_WORD, books, |name, location| {
+            WordfreqInput {
+                name,
+                location,
+                stop_words: stop_words.clone(),
+            }
+        });
+    Experiment {
+        run_async: Some(|client, input| Box::pin(most_common_word_async(client, input))),
+        ..experiment
+    }
 }
 
 /// Python's `str.isspace()` for one character: what `split()` and `strip()` remove.
@@ -368,61 +373,141 @@ impl Counts {
     }
 }
 
-/// Counts every token of a book, streaming it in blocks of whole lines through one buffer (which
-/// grows only for a line longer than itself). `name` and `location` name the book in errors: a
-/// read failure, or the absolute byte offset of the first byte that is not UTF-8.
-///
-/// Validating a block of whole lines at once finds the same first bad byte, at the same offset,
-/// as Python's line-by-line `decode()`: lines end at `\n`, which never occurs inside a UTF-8
-/// sequence, so a sequence cut short by a line end is invalid either way at its first byte.
+/// Counts every token of a book, streaming it in blocks of whole lines through one
+/// [`LineCounter`]. `name` and `location` name the book in errors: a read failure, or the
+/// absolute byte offset of the first byte that is not UTF-8.
 pub fn count_words(
     mut reader: impl Read,
     name: &str,
     location: &Location,
 ) -> Result<Counts, String> {
-    let mut counts = Counts::default();
-    let mut buf = vec![0u8; 1 << 18];
-    let mut filled = 0;
-    let mut offset: u64 = 0; // of buf[0] in the book
+    let mut counter = LineCounter::new(name);
     loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+        match reader.read(counter.spare()) {
+            Ok(0) => return counter.finish(),
+            Ok(n) => counter.commit(n)?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(counter.read_failed(location, e)),
         }
-        let n = match reader.read(&mut buf[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let at = offset + filled as u64;
-                return Err(format!(
-                    "book {name:?} ({location}): read failed at byte offset {at}: {e}"
-                ));
-            }
-        };
-        filled += n;
-        let end = if n == 0 {
-            filled
-        } else {
-            match buf[..filled].iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => continue,
-            }
-        };
-        match std::str::from_utf8(&buf[..end]) {
-            Ok(text) => counts.add_text(text),
-            Err(e) => {
-                return Err(format!(
-                    "book {name:?} is not UTF-8: invalid byte at offset {}",
-                    offset + e.valid_up_to() as u64
-                ))
-            }
-        }
-        if n == 0 {
-            return Ok(counts);
-        }
-        buf.copy_within(end..filled, 0);
-        filled -= end;
-        offset += end as u64;
     }
+}
+
+/// The word-counting core that the blocking and the async paths share: bytes go in (read into
+/// [`LineCounter::spare`], or fed as chunks), every complete line is counted, the tail at the end.
+///
+/// One buffer holds the unfinished line (it grows only for a line longer than itself). Validating
+/// a block of whole lines at once finds the same first bad byte, at the same offset, as Python's
+/// line-by-line `decode()`: lines end at `\n`, which never occurs inside a UTF-8 sequence, so a
+/// sequence cut short by a line end is invalid either way at its first byte.
+pub struct LineCounter {
+    name: String,
+    counts: Counts,
+    buf: Vec<u8>,
+    filled: usize,
+    /// Of `buf[0]` in the book.
+    offset: u64,
+}
+
+impl LineCounter {
+    /// A counter for the book `name` (named in its errors).
+    pub fn new(name: &str) -> Self {
+        LineCounter {
+            name: name.to_owned(),
+            counts: Counts::default(),
+            buf: vec![0u8; 1 << 18],
+            filled: 0,
+            offset: 0,
+        }
+    }
+
+    /// Free space to read the next bytes into (never empty), then [`commit`](Self::commit) them.
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        &mut self.buf[self.filled..]
+    }
+
+    /// Takes `n` bytes written into [`spare`](Self::spare) and counts every line they complete.
+    pub fn commit(&mut self, n: usize) -> Result<(), String> {
+        let new = self.filled..self.filled + n;
+        self.filled += n;
+        // Bytes before `new` hold no line end: they were left over from a previous block.
+        let Some(last) = self.buf[new.clone()].iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        let end = new.start + last + 1;
+        self.count(end)?;
+        self.buf.copy_within(end..self.filled, 0);
+        self.filled -= end;
+        self.offset += end as u64;
+        Ok(())
+    }
+
+    /// Counts `bytes` (a chunk of the book, cut anywhere).
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), String> {
+        while !bytes.is_empty() {
+            let spare = self.spare();
+            let n = spare.len().min(bytes.len());
+            spare[..n].copy_from_slice(&bytes[..n]);
+            self.commit(n)?;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    /// Counts the last line (which may lack its `\n`) and returns the counts.
+    pub fn finish(mut self) -> Result<Counts, String> {
+        self.count(self.filled)?;
+        Ok(self.counts)
+    }
+
+    /// The error for a read of `location` that failed at the current position.
+    pub fn read_failed(&self, location: &Location, e: impl std::fmt::Display) -> String {
+        let at = self.offset + self.filled as u64;
+        format!(
+            "book {:?} ({location}): read failed at byte offset {at}: {e}",
+            self.name
+        )
+    }
+
+    fn count(&mut self, end: usize) -> Result<(), String> {
+        match std::str::from_utf8(&self.buf[..end]) {
+            Ok(text) => {
+                self.counts.add_text(text);
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "book {:?} is not UTF-8: invalid byte at offset {}",
+                self.name,
+                self.offset + e.valid_up_to() as u64
+            )),
+        }
+    }
+}
+
+/// [`most_common_word`] for `--mode async`: the same counting, fed the body's chunks as they
+/// arrive on the async client.
+pub async fn most_common_word_async(
+    client: reqwest::Client,
+    input: WordfreqInput,
+) -> Result<WordCount, String> {
+    let in_book = |e: String| format!("book {:?}: {e}", input.name);
+    let mut body = input.location.open_async(&client).await.map_err(in_book)?;
+    let mut counter = LineCounter::new(&input.name);
+    loop {
+        match body.chunk().await {
+            Ok(Some(chunk)) => counter.feed(&chunk)?,
+            Ok(None) => break,
+            Err(e) => return Err(counter.read_failed(&input.location, e)),
+        }
+    }
+    let (word, count) = counter.finish()?.most_common(&input.stop_words);
+    Ok(WordCount {
+        name: input.name,
+        word,
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -517,6 +602,26 @@ mod tests {
         assert!(count(b"ok\nab\xffc").unwrap_err().contains("offset 5"));
         assert!(count(b"ok\nab\xe2\x82").unwrap_err().contains("offset 5"));
         assert!(count(b"\xed\xa0\x80").unwrap_err().contains("offset 0"));
+    }
+
+    #[test]
+    fn feeding_chunks_cut_anywhere_counts_as_reading() {
+        let text = "Alice was tired.\nOf sitting by her sister\non the bank\nalice\n".repeat(50);
+        let whole = count(text.as_bytes()).unwrap().most_common(&[]);
+        for cut in [1, 3, 7, 64, 1000] {
+            let mut counter = LineCounter::new("t");
+            for chunk in text.as_bytes().chunks(cut) {
+                counter.feed(chunk).unwrap();
+            }
+            assert_eq!(
+                counter.finish().unwrap().most_common(&[]),
+                whole,
+                "cut {cut}"
+            );
+        }
+        let mut counter = LineCounter::new("t");
+        counter.feed(b"ok\nab").unwrap();
+        assert!(counter.feed(b"\xffc\n").unwrap_err().contains("offset 5"));
     }
 
     #[test]
