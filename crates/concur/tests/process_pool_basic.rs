@@ -251,8 +251,14 @@ fn a_missing_worker_program_is_named() {
 #[test]
 fn traced_pool_records_each_task_on_its_worker_pid() {
     use concur::trace::{Outcome, Worker};
-    let pool = ProcessPool::builder().workers(2).trace(true).build().unwrap();
-    let handles: Vec<_> = (0..6).map(|x| pool.submit_task(&SQUARE, x).unwrap()).collect();
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .trace(true)
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..6)
+        .map(|x| pool.submit_task(&SQUARE, x).unwrap())
+        .collect();
     for h in &handles {
         h.wait();
     }

@@ -18,6 +18,7 @@
 pub mod count;
 pub mod fingerprint;
 pub mod primes;
+pub mod traced;
 pub mod wordfreq;
 
 use std::collections::HashMap;
