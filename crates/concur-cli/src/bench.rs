@@ -517,7 +517,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
                 median_work_seconds: work_median,
                 speedup: base / wall_median,
                 python_work_seconds: python_work,
-                python_over_concur: python_work.map(|p| p / wall_median),
+                python_over_concur: python_work.map(|p| p / work_median),
             });
         }
     }
