@@ -112,6 +112,24 @@ struct Row {
     python_over_concur: Option<f64>,
 }
 
+impl Row {
+    /// A row that did not run, and why.
+    fn skipped(experiment: &'static str, mode: String, why: String) -> Row {
+        Row {
+            experiment,
+            mode,
+            workers: 0,
+            skipped: Some(why),
+            tasks: 0,
+            median_wall_seconds: f64::NAN,
+            median_work_seconds: f64::NAN,
+            speedup: f64::NAN,
+            python_work_seconds: None,
+            python_over_concur: None,
+        }
+    }
+}
+
 /// Runs the experiment once, traced; fails with the first item's error if any item failed.
 fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
     experiment: Experiment<I, T>,
@@ -451,18 +469,8 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
                 progress.inc(1);
             }
             let Some(last) = last else {
-                rows.push(Row {
-                    experiment: case.name,
-                    mode: label,
-                    workers: 0,
-                    skipped,
-                    tasks: 0,
-                    median_wall_seconds: f64::NAN,
-                    median_work_seconds: f64::NAN,
-                    speedup: f64::NAN,
-                    python_work_seconds: None,
-                    python_over_concur: None,
-                });
+                let why = skipped.unwrap_or_else(|| "no run".into());
+                rows.push(Row::skipped(case.name, label, why));
                 continue;
             };
             let wall_median = median(&mut wall);
@@ -521,18 +529,11 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
             });
         }
     }
-    rows.push(Row {
-        experiment: "primes",
-        mode: "processes-split".into(),
-        workers: 0,
-        skipped: Some("--split is another issue".into()),
-        tasks: 0,
-        median_wall_seconds: f64::NAN,
-        median_work_seconds: f64::NAN,
-        speedup: f64::NAN,
-        python_work_seconds: None,
-        python_over_concur: None,
-    });
+    rows.push(Row::skipped(
+        "primes",
+        "processes-split".into(),
+        "--split is another issue".into(),
+    ));
     progress.finish_and_clear();
     let bars: Vec<(String, f64)> = rows
         .iter()
