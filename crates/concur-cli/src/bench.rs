@@ -60,12 +60,9 @@ pub struct BenchOptions {
     /// Fewer PBKDF2 iterations (10,000 instead of 1,000,000), for a fast look.
     #[arg(long)]
     pub quick: bool,
-    /// The folder of the Python experiments (default: bench/python if it exists).
-    #[arg(long, value_name = "DIR")]
-    pub python: Option<PathBuf>,
-    /// Do not run the Python experiments.
-    #[arg(long)]
-    pub no_python: bool,
+    /// The Python side: `auto` (bench/python with python3, if both exist), `off`, or the folder.
+    #[arg(long, value_name = "auto|off|PATH", default_value = "auto")]
+    pub python: String,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -196,13 +193,11 @@ pub fn write_synthetic_corpus(
 
 /// Where the Python experiments are, or why they are skipped.
 fn find_python(options: &BenchOptions) -> Result<PathBuf, String> {
-    if options.no_python {
-        return Err("--no-python".into());
-    }
-    let dir = options
-        .python
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bench/python"));
+    let dir = match options.python.as_str() {
+        "off" => return Err("--python off".into()),
+        "auto" => PathBuf::from("bench/python"),
+        path => PathBuf::from(path),
+    };
     if !dir.join("wordfreq.py").is_file() {
         return Err(format!("no {} with wordfreq.py", dir.display()));
     }
