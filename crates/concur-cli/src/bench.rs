@@ -10,7 +10,17 @@
 //!   written deterministically into a temporary folder. The header says which, honestly.
 //! - If `python3` and `bench/python/` exist, the same cases run there too, and the table gains the
 //!   Python work time and the ratio Python / concur; otherwise the header says why not.
-//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more `Case`.
+//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more `Case`. A mode this
+//!   build cannot run (`async` before the network branch lands), or a variant that does not exist
+//!   yet (primes `--split`), is a row marked `skipped` with the reason.
+//! - wordfreq reads the books over HTTP from the in-process book server (`--latency` ms before
+//!   each response), in map order and in `as_completed` order.
+//! - Every result is checked against the sequential run's; a mismatch stops the bench.
+//! - `--out DIR` (default `bench-report/`) receives `bench.json` (schema: `docs/bench-schema.md`),
+//!   `speedup.svg`, and per traced row `trace-<experiment>-<mode>.json` (Chrome trace) and
+//!   `timeline-<experiment>-<mode>.svg` (one row per worker, one bar per task), from its last run.
+
+mod plot;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,10 +31,16 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::sources;
-use crate::workloads::{execute, fingerprint, primes, wordfreq, Experiment, Mode, Options};
+use crate::workloads::traced::execute_traced;
+use crate::workloads::{fingerprint, primes, wordfreq, Experiment, Mode, Options};
 
 /// The modes the bench compares (the first is the baseline).
-pub const MODES: [Mode; 2] = [Mode::Sequential, Mode::Threads];
+pub const MODES: [Mode; 4] = [
+    Mode::Sequential,
+    Mode::Threads,
+    Mode::Processes,
+    Mode::Async,
+];
 
 /// `concur bench` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,22 +60,36 @@ pub struct BenchOptions {
     /// Fewer PBKDF2 iterations (10,000 instead of 1,000,000), for a fast look.
     #[arg(long)]
     pub quick: bool,
-    /// The folder of the Python experiments (default: bench/python if it exists).
-    #[arg(long, value_name = "DIR")]
-    pub python: Option<PathBuf>,
-    /// Do not run the Python experiments.
-    #[arg(long)]
-    pub no_python: bool,
+    /// The Python side: `auto` (bench/python with python3, if both exist), `off`, or the folder.
+    #[arg(long, value_name = "auto|off|PATH", default_value = "auto")]
+    pub python: String,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Where to write bench.json, speedup.svg, the timelines and the traces.
+    #[arg(long, value_name = "DIR", default_value = "bench-report")]
+    pub out: PathBuf,
+    /// Milliseconds the in-process book server waits before each response (wordfreq).
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub latency: u64,
+}
+
+/// What one run of a case produced.
+struct Outcome {
+    wall: f64,
+    work: f64,
+    /// The results, for comparison with the sequential run.
+    results: Value,
+    events: Option<Vec<concur::TaskEvent>>,
 }
 
 /// One experiment the bench runs.
 struct Case {
     name: &'static str,
     /// Runs it once in-process and returns (elapsed, work) seconds.
-    run: Box<dyn Fn(Options) -> anyhow::Result<(f64, f64)>>,
+    run: Box<dyn Fn(Options) -> anyhow::Result<Outcome>>,
+    /// The modes it runs in, with `as_completed` variants.
+    modes: Vec<(Mode, bool)>,
     /// The Python script and its arguments (without `--mode`, `--workers`, `--json`).
     python: (&'static str, Vec<String>),
 }
@@ -68,8 +98,10 @@ struct Case {
 #[derive(Debug, Serialize)]
 struct Row {
     experiment: &'static str,
-    mode: &'static str,
+    mode: String,
     workers: usize,
+    skipped: Option<String>,
+    tasks: usize,
     median_wall_seconds: f64,
     median_work_seconds: f64,
     speedup: f64,
@@ -77,16 +109,44 @@ struct Row {
     python_over_concur: Option<f64>,
 }
 
-/// Times the experiment once; fails with the first item's error if any item failed.
+impl Row {
+    /// A row that did not run, and why.
+    fn skipped(experiment: &'static str, mode: String, why: String) -> Row {
+        Row {
+            experiment,
+            mode,
+            workers: 0,
+            skipped: Some(why),
+            tasks: 0,
+            median_wall_seconds: f64::NAN,
+            median_work_seconds: f64::NAN,
+            speedup: f64::NAN,
+            python_work_seconds: None,
+            python_over_concur: None,
+        }
+    }
+}
+
+/// Runs the experiment once, traced; fails with the first item's error if any item failed.
 fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
     experiment: Experiment<I, T>,
     options: Options,
-) -> anyhow::Result<(f64, f64)> {
-    let report = execute(experiment, options, |_, _| {})?;
+) -> anyhow::Result<Outcome> {
+    let (report, events) = execute_traced(experiment, options)?;
     if let Some((_, Err(e))) = report.results.iter().find(|(_, r)| r.is_err()) {
         bail!("{} failed: {e}", report.command);
     }
-    Ok((report.elapsed_seconds, report.work_seconds))
+    let results: Vec<Value> = report
+        .results
+        .iter()
+        .map(|(l, r)| json!([l, r.as_ref().ok()]))
+        .collect();
+    Ok(Outcome {
+        wall: report.elapsed_seconds,
+        work: report.work_seconds,
+        results: Value::Array(results),
+        events,
+    })
 }
 
 /// The median of `values` (which is not empty).
@@ -133,13 +193,11 @@ pub fn write_synthetic_corpus(
 
 /// Where the Python experiments are, or why they are skipped.
 fn find_python(options: &BenchOptions) -> Result<PathBuf, String> {
-    if options.no_python {
-        return Err("--no-python".into());
-    }
-    let dir = options
-        .python
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bench/python"));
+    let dir = match options.python.as_str() {
+        "off" => return Err("--python off".into()),
+        "auto" => PathBuf::from("bench/python"),
+        path => PathBuf::from(path),
+    };
     if !dir.join("wordfreq.py").is_file() {
         return Err(format!("no {} with wordfreq.py", dir.display()));
     }
@@ -253,27 +311,72 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
         ),
     );
 
+    // wordfreq reads the same books over HTTP from the in-process server.
+    let mut served = Vec::new();
+    for (name, location) in &books {
+        served.push((
+            name.clone(),
+            location.read_all().map_err(anyhow::Error::msg)?,
+        ));
+    }
+    let server = crate::serve::start(crate::serve::ServerConfig {
+        latency: std::time::Duration::from_millis(options.latency),
+        ..crate::serve::ServerConfig::books(crate::serve::Books::try_from_iter(served)?)
+    })?;
+    let http_books: Vec<(String, sources::Location)> = books
+        .iter()
+        .map(|(name, _)| {
+            (
+                name.clone(),
+                sources::Location::parse(&server.url_for(name), 30.0),
+            )
+        })
+        .collect();
+    let names = books
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    header.push(format!(
+        "wordfreq: over HTTP from {} with {} ms latency",
+        server.base_url(),
+        options.latency
+    ));
+
     let numbers: Vec<String> = primes::SEED_NUMBERS.iter().map(u64::to_string).collect();
-    let book_list = books.clone();
+    let pools = [Mode::Threads, Mode::Processes];
+    let all: Vec<(Mode, bool)> = MODES.iter().map(|m| (*m, false)).collect();
     let cases = vec![
         Case {
             name: "primes",
             run: Box::new(|o| time_once(primes::experiment(primes::SEED_NUMBERS.to_vec()), o)),
+            modes: vec![
+                (Mode::Sequential, false),
+                (Mode::Threads, false),
+                (Mode::Processes, false),
+            ],
             python: ("primes.py", numbers),
         },
         Case {
             name: "wordfreq",
             run: Box::new(move |o| {
                 time_once(
-                    wordfreq::experiment(book_list.clone(), stop_words.clone()),
+                    wordfreq::experiment(http_books.clone(), stop_words.clone()),
                     o,
                 )
             }),
+            modes: all
+                .iter()
+                .copied()
+                .chain(pools.iter().chain([&Mode::Async]).map(|m| (*m, true)))
+                .collect(),
             python: (
                 "wordfreq.py",
                 vec![
                     "--source".into(),
-                    books_arg.clone(),
+                    format!("{}/{{}}", server.base_url()),
+                    "--books".into(),
+                    names,
                     "--stop-words".into(),
                     stop_words_arg,
                 ],
@@ -287,6 +390,11 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
                     o,
                 )
             }),
+            modes: vec![
+                (Mode::Sequential, false),
+                (Mode::Threads, false),
+                (Mode::Processes, false),
+            ],
             python: (
                 "fingerprint.py",
                 vec![
@@ -308,9 +416,12 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
         Err(why) => header.push(format!("python: skipped ({why})")),
     }
 
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("cannot create --out {}", options.out.display()))?;
     let per_mode = options.runs * if python.is_ok() { 2 } else { 1 };
+    let total: usize = cases.iter().map(|c| c.modes.len()).sum();
     let progress = ProgressBar::with_draw_target(
-        Some((cases.len() * MODES.len() * per_mode) as u64),
+        Some((total * per_mode) as u64),
         ProgressDrawTarget::stderr(),
     );
     progress.set_style(
@@ -320,83 +431,147 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
 
     let mut rows = Vec::new();
     for case in &cases {
-        let mut baseline = None;
-        for mode in MODES {
+        let mut baseline: Option<(f64, Value)> = None;
+        for &(mode, as_completed) in &case.modes {
+            let label = if as_completed {
+                format!("{}-as_completed", mode.name())
+            } else {
+                mode.name().to_string()
+            };
             let options_for_mode = Options {
                 mode,
                 workers: Some(workers),
-                as_completed: false,
+                as_completed,
             };
-            progress.set_message(format!("{} {}", case.name, mode.name()));
+            progress.set_message(format!("{} {label}", case.name));
             let mut wall = Vec::new();
             let mut work = Vec::new();
+            let mut last = None;
+            let mut skipped = None;
             for _ in 0..options.runs {
-                let (w, k) = (case.run)(options_for_mode)?;
-                wall.push(w);
-                work.push(k);
+                match (case.run)(options_for_mode) {
+                    Ok(outcome) => {
+                        wall.push(outcome.wall);
+                        work.push(outcome.work);
+                        last = Some(outcome);
+                    }
+                    Err(e) if mode == Mode::Async && e.to_string().contains("not available") => {
+                        skipped = Some("not in this build".to_string());
+                        break;
+                    }
+                    Err(e) => return Err(e.context(format!("{} in mode {label}", case.name))),
+                }
                 progress.inc(1);
             }
+            let Some(last) = last else {
+                let why = skipped.unwrap_or_else(|| "no run".into());
+                rows.push(Row::skipped(case.name, label, why));
+                continue;
+            };
+            let wall_median = median(&mut wall);
+            let (base, expected) =
+                baseline.get_or_insert_with(|| (wall_median, last.results.clone()));
+            if *expected != last.results {
+                bail!(
+                    "{} in mode {label} disagrees with sequential: {} vs {}",
+                    case.name,
+                    last.results,
+                    expected
+                );
+            }
+            let base = *base;
+            let mut tasks = 0;
+            if let Some(events) = &last.events {
+                tasks = events.len();
+                let stem = format!("{}-{label}", case.name);
+                let trace_path = options.out.join(format!("trace-{stem}.json"));
+                std::fs::write(&trace_path, concur::trace::chrome_json(events))
+                    .with_context(|| format!("cannot write {}", trace_path.display()))?;
+                plot::timeline(
+                    &options.out.join(format!("timeline-{stem}.svg")),
+                    &format!("{} {label}: {workers} workers", case.name),
+                    events,
+                )?;
+            }
             let python_work = match &python {
-                Ok(dir) => {
+                Ok(dir) if !matches!(mode, Mode::Async | Mode::Mpi) => {
                     let mut times = Vec::new();
+                    let mut args = case.python.1.clone();
+                    if as_completed {
+                        args.push("--as-completed".into());
+                    }
                     for _ in 0..options.runs {
-                        progress.set_message(format!("python {} {}", case.name, mode.name()));
-                        times.push(python_once(
-                            dir,
-                            case.python.0,
-                            &case.python.1,
-                            mode,
-                            workers,
-                        )?);
+                        progress.set_message(format!("python {} {label}", case.name));
+                        times.push(python_once(dir, case.python.0, &args, mode, workers)?);
                         progress.inc(1);
                     }
                     Some(median(&mut times))
                 }
-                Err(_) => None,
+                _ => None,
             };
             let work_median = median(&mut work);
-            let base = *baseline.get_or_insert(work_median);
             rows.push(Row {
                 experiment: case.name,
-                mode: mode.name(),
+                mode: label,
                 workers: mode.workers(Some(workers))?,
-                median_wall_seconds: median(&mut wall),
+                skipped: None,
+                tasks,
+                median_wall_seconds: wall_median,
                 median_work_seconds: work_median,
-                speedup: base / work_median,
+                speedup: base / wall_median,
                 python_work_seconds: python_work,
                 python_over_concur: python_work.map(|p| p / work_median),
             });
         }
     }
+    rows.push(Row::skipped(
+        "primes",
+        "processes-split".into(),
+        "--split is another issue".into(),
+    ));
     progress.finish_and_clear();
+    let bars: Vec<(String, f64)> = rows
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .map(|r| (format!("{} {}", r.experiment, r.mode), r.speedup))
+        .collect();
+    plot::speedup(&options.out.join("speedup.svg"), &bars)?;
+    let document = json!({
+        "schema": "concur-bench/1",
+        "about": header,
+        "runs": options.runs,
+        "quick": options.quick,
+        "iterations": iterations,
+        "latency_ms": options.latency,
+        "workers": workers,
+        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "rows": rows,
+    });
+    let json_path = options.out.join("bench.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&document)?)
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
 
     if options.json {
-        println!(
-            "{}",
-            json!({
-                "command": "bench",
-                "about": header,
-                "runs": options.runs,
-                "quick": options.quick,
-                "iterations": iterations,
-                "rows": rows,
-            })
-        );
+        println!("{}", document);
     } else {
         for line in &header {
             println!("{line}");
         }
         println!(
-            "{:<12} {:<11} {:>7} {:>10} {:>10} {:>8} {:>12} {:>10}",
+            "{:<12} {:<24} {:>7} {:>10} {:>10} {:>8} {:>12} {:>10}",
             "experiment", "mode", "workers", "wall s", "work s", "speedup", "python s", "py/concur"
         );
         for r in &rows {
+            if let Some(why) = &r.skipped {
+                println!("{:<12} {:<24} skipped: {why}", r.experiment, r.mode);
+                continue;
+            }
             let (py, ratio) = match (r.python_work_seconds, r.python_over_concur) {
                 (Some(p), Some(x)) => (format!("{p:.3}"), format!("{x:.1}x")),
                 _ => ("-".into(), "-".into()),
             };
             println!(
-                "{:<12} {:<11} {:>7} {:>10.3} {:>10.3} {:>7.2}x {:>12} {:>10}",
+                "{:<12} {:<24} {:>7} {:>10.3} {:>10.3} {:>7.2}x {:>12} {:>10}",
                 r.experiment,
                 r.mode,
                 r.workers,

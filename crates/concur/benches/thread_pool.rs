@@ -5,7 +5,7 @@
 //!
 //! - `noop_100k`: submit 100,000 no-op tasks, then wait for every result. `concur/submit_result`
 //!   waits on each handle in turn; `concur/as_completed` drains [`concur::as_completed`] over all
-//!   of them. Against `rayon/spawn_channel` (`ThreadPool::spawn` + a channel),
+//!   of them; `concur/submit_result_traced` is the first with tracing on. Against `rayon/spawn_channel` (`ThreadPool::spawn` + a channel),
 //!   `tokio/spawn_blocking` (a `JoinSet` on a multi-thread runtime) and
 //!   `threadpool/execute_channel` (the `threadpool` crate + a channel). The channels are
 //!   crossbeam's, the one concur itself uses.
@@ -114,6 +114,25 @@ fn noop(c: &mut Criterion) {
                 .map(|h| h.into_result().expect("no-op"))
                 .sum();
             assert_eq!(sum, NOOP_SUM);
+        })
+    });
+
+    // The same with tracing on (issue 7: at most 10% over `concur/submit_result`); the trace is
+    // cleared between iterations so its memory does not grow.
+    let traced_pool = concur::ThreadPool::builder()
+        .workers(WORKERS)
+        .trace(true)
+        .build()
+        .expect("traced pool");
+    group.bench_function("concur/submit_result_traced", |b| {
+        b.iter(|| {
+            let handles = submit_all(&traced_pool);
+            let sum: u64 = handles
+                .into_iter()
+                .map(|h| h.into_result().expect("no-op"))
+                .sum();
+            assert_eq!(sum, NOOP_SUM);
+            traced_pool.trace().expect("traced").clear();
         })
     });
 

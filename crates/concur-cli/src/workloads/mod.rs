@@ -23,6 +23,7 @@ pub mod count;
 pub mod deadlock;
 pub mod fingerprint;
 pub mod primes;
+pub mod traced;
 pub mod wordfreq;
 
 use std::collections::HashMap;
