@@ -231,3 +231,25 @@ fn as_completed_and_wait_first_exception_work_over_process_handles() {
     let finished = concur::as_completed(handles, None).map(|h| h.unwrap().result().unwrap());
     assert_eq!(finished.count(), 6);
 }
+
+#[test]
+fn shutdown_with_cancelled_work_still_queued_returns() {
+    // Regression: work cancelled while queued used to keep idle workers from being told to exit,
+    // so shutdown(wait) hung.
+    let pool = ProcessPool::new(1).unwrap();
+    let running = pool.submit_task(&SLEEP_MS, 300).unwrap();
+    let queued: Vec<_> = (0..3)
+        .map(|_| pool.submit_task(&SLEEP_MS, 1).unwrap())
+        .collect();
+    for h in &queued {
+        assert!(h.cancel());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        pool.shutdown(true, false);
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("shutdown returned");
+    assert!(running.result().is_ok());
+}

@@ -3,7 +3,7 @@
 //! Contract: [`execute_traced`] is [`execute`](super::execute) plus the run's
 //! [`TaskEvent`]s: thread and process pools are built with tracing on; the sequential mode runs
 //! on [`TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode with
-//! no tracing yet runs untraced and returns `None` for its events.
+//! no tracing yet (async, MPI) runs untraced and returns `None` for its events.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,6 +133,10 @@ pub fn execute_traced<I: Wire, T: Wire>(
     experiment: Experiment<I, T>,
     options: Options,
 ) -> anyhow::Result<(Report<T>, Option<Vec<TaskEvent>>)> {
+    if options.mode == Mode::Async {
+        // The async runtime has no executor to trace; its run is reported untraced.
+        return Ok((super::execute(experiment, options, |_, _| {})?, None));
+    }
     let workers = options.mode.workers(options.workers)?;
     let (command, key) = (experiment.command, experiment.key);
     let started = Instant::now();

@@ -228,7 +228,23 @@ impl Shared {
     }
 
     /// Gives queued work to idle workers. Runs under the lock; the frames go out after it.
+    /// Sends queued work to idle workers. Once the pool is closed and nothing live is queued,
+    /// idle workers are told to exit (work cancelled while queued no longer counts).
     fn dispatch(self: &Arc<Self>, st: &mut State, outbox: &mut Outbox) {
+        self.send_queued(st, outbox);
+        if st.closed {
+            st.queue.retain(|w| !w.job.is_done());
+            if st.queue.is_empty() {
+                for wid in std::mem::take(&mut st.idle) {
+                    if let Some(slot) = st.slots.get(&wid) {
+                        outbox.push((slot.io.clone(), None));
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_queued(self: &Arc<Self>, st: &mut State, outbox: &mut Outbox) {
         while !st.queue.is_empty() {
             let Some(&wid) = st.idle.last() else { break };
             let mut work = st.queue.pop_front().expect("queue is not empty");
@@ -276,7 +292,7 @@ impl Shared {
         if slot.kill.is_some() || slot.dying {
             return;
         }
-        if st.broken.is_some() || (st.closed && st.queue.is_empty()) {
+        if st.broken.is_some() {
             outbox.push((slot.io.clone(), None));
             return;
         }
@@ -798,14 +814,7 @@ impl ProcessPool {
             } else {
                 Vec::new()
             };
-            if st.queue.is_empty() {
-                let idle = std::mem::take(&mut st.idle);
-                outbox.extend(
-                    idle.iter()
-                        .filter_map(|w| st.slots.get(w))
-                        .map(|s| (s.io.clone(), None)),
-                );
-            }
+            self.shared.dispatch(&mut st, &mut outbox);
             cancelled
         };
         self.shared.flush(outbox);
