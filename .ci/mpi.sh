@@ -61,6 +61,23 @@ check "primes demo under mpiexec -n 3 prints the seed's answers" demo_matches mp
 check "primes demo in a world of one rank prints the seed's answers" demo_matches env
 check "primes demo rejects a bad number by name" demo_rejects_bad_number
 
+# The CLI's --mode mpi (built with --features mpi) gives the sequential answers; only rank 0 prints.
+cargo build --manifest-path crates/concur-cli/Cargo.toml --release --features mpi
+cli_mpi_matches() {
+  local workload=$1
+  shift
+  local concur="$CARGO_TARGET_DIR/release/concur" want got
+  want=$("$concur" "$workload" "$@" --mode sequential --json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["results"]))')
+  got=$(mpiexec -n 3 "$concur" "$workload" "$@" --mode mpi --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["mode"]=="mpi" and d["workers"]==2, d; print(json.dumps(d["results"]))')
+  [ "$want" = "$got" ] || { echo "sequential: $want"; echo "mpi: $got"; return 1; }
+}
+data=../shared/data
+check "concur primes --mode mpi under mpiexec -n 3 = sequential" cli_mpi_matches primes
+check "concur wordfreq --mode mpi under mpiexec -n 3 = sequential" cli_mpi_matches wordfreq \
+  --source "$data/books" --stop-words "$data/stop-words-english.txt"
+check "concur fingerprint --mode mpi under mpiexec -n 3 = sequential" cli_mpi_matches fingerprint \
+  --source "$data/books" --books Gulliver,Metamorphosis --iterations 10000
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
