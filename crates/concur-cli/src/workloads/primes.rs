@@ -114,9 +114,9 @@ pub fn experiment(numbers: Vec<u64>) -> Experiment<u64, Primality> {
 /// `stop` fires (polled every 4096 candidates).
 pub fn odd_divisor_in(n: u64, lo: u64, hi: u64, stop: &CancelToken) -> Option<u64> {
     let mut d = lo.max(3) | 1;
+    let last = hi.min(n.isqrt());
     let mut polled = 0u32;
-    // `d <= n / d` is `d * d <= n` without overflow.
-    while d <= hi && d <= n / d {
+    while d <= last {
         let divides = if n < EXACT {
             divides_exact(d, n)
         } else {
