@@ -3,7 +3,7 @@
 //! Contract:
 //! - Runs each case (primes on the seed's numbers, wordfreq and fingerprint on a book folder) in
 //!   every mode of [`MODES`], `--runs` times each, in-process through the same
-//!   [`execute`] the commands use, and reports medians: wall seconds
+//!   [`execute`](crate::workloads::execute) the commands use, and reports medians: wall seconds
 //!   (`elapsed_seconds`), work seconds (`work_seconds`), and the speedup of the work over
 //!   sequential. A run in which any item fails stops the bench with that item's error.
 //! - The books are `--books DIR`, else `../shared/data/books` if it exists, else a synthetic corpus

@@ -486,7 +486,7 @@ impl LineCounter {
     }
 }
 
-/// [`most_common_word`] for `--mode async`: the same counting, fed the body's chunks as they
+/// `most_common_word` for `--mode async`: the same counting, fed the body's chunks as they
 /// arrive on the async client.
 pub async fn most_common_word_async(
     client: reqwest::Client,
