@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
 
-use concur::task::{decode_results as decode, encode_inputs as encode};
+use concur::task::{encode_chunk, encode_one};
 use concur::{ChunkHandle, Error, Executor, Handle, Promise, Result, TaskFn, Trace, Wire};
 use crossbeam_channel::Sender;
 use mpi::topology::Communicator;
@@ -329,13 +329,8 @@ impl Executor for MpiPool {
         task: &'static TaskFn<I, O>,
         input: I,
     ) -> Result<Handle<O>> {
-        let name = task.name();
-        let payload = encode(name, &[input])?;
-        self.submit_work(name, payload, move |bytes| {
-            decode::<O>(name, bytes, 1)?
-                .pop()
-                .expect("one result checked")
-        })
+        let (payload, decode) = encode_one(task, input)?;
+        self.submit_work(task.name(), payload, decode)
     }
 
     fn submit_chunk<I: Wire, O: Wire>(
@@ -343,10 +338,7 @@ impl Executor for MpiPool {
         task: &'static TaskFn<I, O>,
         inputs: Vec<I>,
     ) -> Result<ChunkHandle<O>> {
-        let name = task.name();
-        let len = inputs.len();
-        let payload = encode(name, &inputs)?;
-        drop(inputs);
-        self.submit_work(name, payload, move |bytes| decode::<O>(name, bytes, len))
+        let (payload, decode) = encode_chunk(task, inputs)?;
+        self.submit_work(task.name(), payload, decode)
     }
 }

@@ -81,16 +81,42 @@ impl<I: Wire, O: Wire> ErasedTask for TaskFn<I, O> {
     }
 }
 
-/// Encodes a chunk's inputs as [`ErasedTask::run_chunk`] takes them, naming the task on failure.
-/// For executors that ship chunks to another process.
-pub fn encode_inputs<I: Wire>(task: &str, inputs: &[I]) -> Result<Vec<u8>> {
-    postcard::to_stdvec(inputs)
-        .map_err(|e| Error::Wire(format!("encoding the inputs of `{task}`: {e}")))
+/// Encodes one input for a worker in another process, as [`ErasedTask::run_chunk`] takes it (a
+/// chunk of one), and returns the payload with the decoder of the worker's answer. With
+/// [`encode_chunk`], the whole of `submit_task`/`submit_chunk` for every executor that ships
+/// work to other processes ([`ProcessPool`](crate::ProcessPool), `concur_mpi::MpiPool`).
+#[allow(clippy::type_complexity)] // a payload and its decoder
+pub fn encode_one<I: Wire, O: Wire>(
+    task: &'static TaskFn<I, O>,
+    input: I,
+) -> Result<(Vec<u8>, impl FnOnce(&[u8]) -> Result<O> + Send + 'static)> {
+    let (payload, decode) = encode_chunk(task, vec![input])?;
+    Ok((payload, move |bytes: &[u8]| {
+        decode(bytes)?.pop().expect("one result, checked")
+    }))
 }
 
-/// Decodes what [`ErasedTask::run_chunk`] returned for a chunk of `len` inputs, in another
-/// process: an [`Error::Wire`] naming the task unless the bytes decode to one result per input.
-pub fn decode_results<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
+/// Encodes a chunk of inputs for a worker in another process and returns the payload with the
+/// decoder of the worker's answer: an [`Error::Wire`] naming the task unless it decodes to one
+/// result per input.
+#[allow(clippy::type_complexity)] // a payload and its decoder
+pub fn encode_chunk<I: Wire, O: Wire>(
+    task: &'static TaskFn<I, O>,
+    inputs: Vec<I>,
+) -> Result<(
+    Vec<u8>,
+    impl FnOnce(&[u8]) -> Result<Vec<Result<O>>> + Send + 'static,
+)> {
+    let name = task.name();
+    let len = inputs.len();
+    let payload = postcard::to_stdvec(&inputs)
+        .map_err(|e| Error::Wire(format!("encoding the inputs of `{name}`: {e}")))?;
+    Ok((payload, move |bytes: &[u8]| {
+        decode_results(name, bytes, len)
+    }))
+}
+
+fn decode_results<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
     let results: Vec<Result<O>> = postcard::from_bytes(payload).map_err(|e| {
         Error::Wire(format!(
             "decoding the results of `{task}` from a worker: {e}"

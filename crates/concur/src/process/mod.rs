@@ -57,7 +57,7 @@ pub use worker::{init, TEST_ENTRY, WORKER_FD_ENV};
 use crate::error::{Error, Result};
 use crate::executor::{ChunkHandle, Executor};
 use crate::handle::{Handle, Promise};
-use crate::task::{decode_results as decode, encode_inputs as encode, TaskFn, Wire};
+use crate::task::{encode_chunk, encode_one, TaskFn, Wire};
 use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
 use supervisor::Order;
 
@@ -891,13 +891,8 @@ impl Executor for ProcessPool {
         task: &'static TaskFn<I, O>,
         input: I,
     ) -> Result<Handle<O>> {
-        let name = task.name();
-        let payload = encode(name, &[input])?;
-        self.submit_work(name, payload, move |bytes| {
-            decode::<O>(name, bytes, 1)?
-                .pop()
-                .expect("one result checked")
-        })
+        let (payload, decode) = encode_one(task, input)?;
+        self.submit_work(task.name(), payload, decode)
     }
 
     fn submit_chunk<I: Wire, O: Wire>(
@@ -905,10 +900,7 @@ impl Executor for ProcessPool {
         task: &'static TaskFn<I, O>,
         inputs: Vec<I>,
     ) -> Result<ChunkHandle<O>> {
-        let name = task.name();
-        let len = inputs.len();
-        let payload = encode(name, &inputs)?;
-        drop(inputs);
-        self.submit_work(name, payload, move |bytes| decode::<O>(name, bytes, len))
+        let (payload, decode) = encode_chunk(task, inputs)?;
+        self.submit_work(task.name(), payload, decode)
     }
 }
