@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use concur::{Executor, ProcessPool};
-use concur_mpi::primes::{IS_PRIME, SEED_NUMBERS};
 use concur_mpi::MpiPool;
 use criterion::{Criterion, Throughput};
 
@@ -38,6 +37,31 @@ fn fingerprint(path: PathBuf) -> Vec<u8> {
     out
 }
 concur::task! { static FINGERPRINT: fn(PathBuf) -> Vec<u8> = fingerprint; }
+
+/// Trial division by odd numbers up to the square root, as `concur primes` does.
+fn is_prime(n: u64) -> bool {
+    n == 2
+        || (n > 2
+            && n % 2 == 1
+            && (3..)
+                .step_by(2)
+                .take_while(|d| d <= &(n / d))
+                .all(|d| n % d != 0))
+}
+concur::task! { static IS_PRIME: fn(u64) -> bool = is_prime; }
+
+/// The seed's numbers, read from `../shared/data/expected/seed-primes.tsv` (number, tab, answer).
+fn seed_numbers() -> Vec<(u64, bool)> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/expected/seed-primes.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|line| {
+            let (n, prime) = line.split_once('\t').expect("number<TAB>answer");
+            (n.parse().expect("a u64"), prime == "true")
+        })
+        .collect()
+}
 
 fn books() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/books");
@@ -71,12 +95,12 @@ fn chunked(pool: &impl Executor) -> u64 {
         .sum()
 }
 
-fn primes(pool: &impl Executor) {
+fn primes(pool: &impl Executor, seed: &[(u64, bool)]) {
     let flags: Vec<bool> = pool
-        .map_task(&IS_PRIME, SEED_NUMBERS)
+        .map_task(&IS_PRIME, seed.iter().map(|&(n, _)| n))
         .map(Result::unwrap)
         .collect();
-    assert_eq!(flags.iter().filter(|p| **p).count(), 5);
+    assert!(flags.iter().eq(seed.iter().map(|(_, prime)| prime)));
 }
 
 /// Each group measures both pools one after the other, so they meet the same machine load.
@@ -92,12 +116,13 @@ fn bench(c: &mut Criterion, mpi: &MpiPool, processes: &ProcessPool) {
     group.bench_function("process", |b| b.iter(|| chunked(processes)));
     group.finish();
 
+    let seed = seed_numbers();
     let mut group = c.benchmark_group("seed_primes_2_workers");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
-    group.bench_function("mpi", |b| b.iter(|| primes(mpi)));
-    group.bench_function("process", |b| b.iter(|| primes(processes)));
+    group.bench_function("mpi", |b| b.iter(|| primes(mpi, &seed)));
+    group.bench_function("process", |b| b.iter(|| primes(processes, &seed)));
     group.finish();
 
     let books = books();

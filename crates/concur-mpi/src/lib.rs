@@ -25,14 +25,13 @@
 //! ```
 //!
 //! Module map: [`pool`] (the executor and its promises), `scheduler` (rank 0's loop), `worker`
-//! (the loop of ranks 1..), `backoff` (how idle ranks wait without burning a core), [`primes`]
-//! (the seed's experiment, for the demo binary `concur-mpi-primes` and the bench).
+//! (the loop of ranks 1..), `backoff` (how idle ranks wait without burning a core). The seed's
+//! experiments over MPI are the CLI's `concur … --mode mpi` (`concur-cli --features mpi`).
 
 #![deny(missing_docs)]
 
 mod backoff;
 pub mod pool;
-pub mod primes;
 mod scheduler;
 mod worker;
 
