@@ -260,7 +260,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             let books = books.resolve(http)?;
             let stop_words = sources::load_stop_words(stop_words.as_deref(), http)?;
             let experiment = wordfreq::experiment(books, stop_words);
-            print_run(&run, |options, each| {
+            print_run(&run, Vec::new(), |options, each| {
                 workloads::execute(experiment, options, each)
             })
         }
@@ -276,7 +276,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             run.mode.workers(run.workers)?;
             let books = books.resolve(books.http()?)?;
             let experiment = fingerprint::experiment(books, &salt, iterations);
-            print_run(&run, |options, each| {
+            print_run(&run, Vec::new(), |options, each| {
                 workloads::execute(experiment, options, each)
             })
         }
@@ -285,21 +285,26 @@ fn run(command: Command) -> anyhow::Result<bool> {
             split,
             run,
         } => {
+            // A bad number is an error of its own; the good ones still run.
+            let mut rejected = Vec::new();
             let numbers = if numbers.is_empty() {
                 primes::SEED_NUMBERS.to_vec()
             } else {
-                numbers
-                    .iter()
-                    .map(|t| primes::parse_number(t))
-                    .collect::<Result<_, _>>()
-                    .map_err(anyhow::Error::msg)?
+                let mut good = Vec::new();
+                for text in &numbers {
+                    match primes::parse_number(text) {
+                        Ok(n) => good.push(n),
+                        Err(e) => rejected.push((Value::from(text.as_str()), e)),
+                    }
+                }
+                good
             };
             match split {
                 0 => bail!("--split 0: give at least 1 part per number"),
-                1 => print_run(&run, |options, each| {
+                1 => print_run(&run, rejected, |options, each| {
                     workloads::execute(primes::experiment(numbers), options, each)
                 }),
-                parts => print_run(&run, |options, each| {
+                parts => print_run(&run, rejected, |options, each| {
                     let work = primes::SplitRun {
                         numbers,
                         parts,
@@ -385,9 +390,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<bool> {
 
 /// Runs `execute` (an experiment reporting each result through the callback it is given),
 /// printing text lines as results arrive (errors on stderr) or one JSON object at the end.
+/// `rejected` are inputs refused before any work (label, error), reported as errors too.
 /// Returns whether every item succeeded.
 fn print_run<T: Display + Serialize>(
     run: &RunArgs,
+    rejected: Vec<(Value, String)>,
     execute: impl FnOnce(
         Options,
         &mut dyn FnMut(&Value, &Result<T, String>),
@@ -395,7 +402,7 @@ fn print_run<T: Display + Serialize>(
 ) -> anyhow::Result<bool> {
     let json = run.json;
     let mut write_error = None;
-    let report = execute(run.options(), &mut |_, result| {
+    let mut report = execute(run.options(), &mut |_, result| {
         if json {
             return;
         }
@@ -409,6 +416,14 @@ fn print_run<T: Display + Serialize>(
             Err(e) => eprintln!("error: {e}"),
         }
     })?;
+    // Reported after the run: under MPI only rank 0 gets here.
+    if !json {
+        for (_, e) in &rejected {
+            eprintln!("error: {e}");
+        }
+    }
+    let rejected = rejected.into_iter().map(|(label, e)| (label, Err(e)));
+    report.results.splice(0..0, rejected);
     let mut out = std::io::stdout().lock();
     let written = if json {
         writeln!(out, "{}", report.to_json())

@@ -123,8 +123,30 @@ fn bad_numbers_are_one_line_naming_them() {
         ),
         ("1.5", "error: \"1.5\" is not a whole number\n"),
     ] {
-        concur().args(["primes", "7", arg]).assert().code(1).stdout("").stderr(expected);
+        let output = concur().args(["primes", "7", arg, "11"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{arg}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), expected);
+        // The good numbers around it are still answered.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[..2], ["7 is prime: True", "11 is prime: True"], "{arg}");
+        assert!(lines[2].starts_with("Elapsed time: "), "{stdout}");
     }
+}
+
+#[test]
+fn a_bad_number_is_a_json_error_and_the_others_are_results() {
+    let mut cmd = concur();
+    cmd.args(["primes", "--json", "--mode", "threads", "8", "x9", "13"]);
+    let report = json_of(cmd, 1);
+    assert_eq!(
+        report["results"],
+        json!([{"n": 8, "prime": false}, {"n": 13, "prime": true}])
+    );
+    assert_eq!(
+        report["errors"],
+        json!([{"n": "x9", "error": "\"x9\" is not a whole number"}])
+    );
 }
 
 #[test]
