@@ -180,6 +180,7 @@ impl Vocabulary {
         let mut lines_left = rng.random_range(6..=14u32);
         let mut sentence_left = 0;
         let mut joined = false;
+        let mut token = String::with_capacity(32);
         while text.len() < size {
             let slot = slots[self.zipf.sample(&mut rng)];
             let (w, is_name) = word(slot);
@@ -192,7 +193,7 @@ impl Vocabulary {
             if sentence_left > 1 || punctuable {
                 sentence_left -= 1;
             }
-            let mut token = String::with_capacity(w.len() + 4);
+            token.clear();
             if starts_sentence || is_name {
                 let mut chars = w.chars();
                 token.extend(chars.next().map(|c| c.to_ascii_uppercase()));
