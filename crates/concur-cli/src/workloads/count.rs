@@ -84,3 +84,26 @@ pub fn run_traced(
     }
     Ok(trace.events())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_counter_is_one_task_on_its_own_worker() {
+        for concurrent in [false, true] {
+            let events = run_traced(Duration::ZERO, Box::new(std::io::sink()), concurrent).unwrap();
+            assert_eq!(events.len(), 2);
+            let workers: Vec<Worker> = events.iter().map(|e| e.worker).collect();
+            assert!(events.iter().all(|e| e.outcome == Outcome::Ok));
+            if concurrent {
+                assert!(workers.contains(&Worker::Thread(0)) && workers.contains(&Worker::Caller));
+            } else {
+                // One after the other on the caller: the worker's counter ends before the other starts.
+                assert_eq!(workers, [Worker::Caller, Worker::Caller]);
+                assert_eq!(events[0].label, "count 1..=9");
+                assert!(events[0].finished <= events[1].started);
+            }
+        }
+    }
+}

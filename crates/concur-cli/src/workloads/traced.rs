@@ -137,3 +137,30 @@ pub fn with_executor_traced<W: WithExecutor>(
         _ => Ok((with_executor(mode, workers, work)?, None)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::workloads::{execute, primes, Mode, Options};
+
+    #[test]
+    fn execute_records_one_event_per_task_only_when_asked() {
+        for mode in [Mode::Sequential, Mode::Threads] {
+            for trace in [false, true] {
+                let options = Options {
+                    mode,
+                    workers: Some(2),
+                    as_completed: false,
+                    trace,
+                };
+                let report =
+                    execute(primes::experiment(vec![7, 8, 9, 97]), options, |_, _| {}).unwrap();
+                assert_eq!(report.results.len(), 4);
+                match (trace, report.events) {
+                    (false, None) => {}
+                    (true, Some(events)) => assert_eq!(events.len(), 4, "{mode:?}"),
+                    (_, events) => panic!("{mode:?} trace={trace}: {events:?}"),
+                }
+            }
+        }
+    }
+}
