@@ -13,7 +13,7 @@
 //!   - fingerprint (PBKDF2, 1,000,000 iterations; 10,000 with `--quick`);
 //!   - count, the seed's two interleaving counters with [`COUNT_DELAY`] between numbers
 //!     (sequential = one counter after the other; threads = the seed's worker thread + main).
-//! - The books ([`corpus`]): without `--books` always the synthetic corpus (eight books of the
+//! - The books (`bench/corpus.rs`): without `--books` always the synthetic corpus (eight books of the
 //!   seed's names and sizes), served from memory; with `--books DIR`, that folder. The header
 //!   and `bench.json`'s `corpus` say which.
 //! - Every result is checked against the sequential run's; a mismatch stops the bench. count's
