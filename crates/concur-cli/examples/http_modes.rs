@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
                 mode,
                 workers: Some(workers),
                 as_completed: false,
+                trace: false,
             };
             let report = execute(
                 wordfreq::experiment(books(n), stop.clone()),

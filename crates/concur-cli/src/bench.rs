@@ -1,29 +1,40 @@
 //! `concur bench`: the seed's experiments in every available mode, timed side by side.
 //!
 //! Contract:
-//! - Runs each case (primes on the seed's numbers, wordfreq and fingerprint on a book folder) in
-//!   every mode of [`MODES`], `--runs` times each, in-process through the same
-//!   [`execute`](crate::workloads::execute) the commands use, and reports medians: wall seconds
-//!   (`elapsed_seconds`), work seconds (`work_seconds`), and the speedup of the work over
-//!   sequential. A run in which any item fails stops the bench with that item's error.
-//! - The books are `--books DIR`, else `../shared/data/books` if it exists, else a synthetic corpus
-//!   written deterministically into a temporary folder. The header says which, honestly.
-//! - If `python3` and `bench/python/` exist, the same cases run there too, and the table gains the
-//!   Python work time and the ratio Python / concur; otherwise the header says why not.
-//! - Adding a mode is adding it to [`MODES`]; adding an experiment is one more `Case`. A mode this
-//!   build cannot run (`async` before the network branch lands), or a variant that does not exist
-//!   yet (primes `--split`), is a row marked `skipped` with the reason.
-//! - wordfreq reads the books over HTTP from the in-process book server (`--latency` ms before
-//!   each response), in map order and in `as_completed` order.
-//! - Every result is checked against the sequential run's; a mismatch stops the bench.
+//! - Runs each case in every mode that fits it, `--runs` times each (default 3; 1 with
+//!   `--quick`), in-process through the same [`execute`](crate::workloads::execute) the commands
+//!   use, traced, and reports medians: wall seconds (`elapsed_seconds`), work seconds
+//!   (`work_seconds`), and the speedup of the wall time over sequential. A run in which any item
+//!   fails stops the bench with that item's error. The cases:
+//!   - primes on the seed's nine numbers (sequential, threads, processes, and threads and
+//!     processes with every number split into [`SPLIT_PARTS`] sibling tasks: `-split`);
+//!   - wordfreq over HTTP from the in-process book server (`--latency` ms before each response),
+//!     in map order and in `as_completed` order, async included;
+//!   - fingerprint (PBKDF2, 1,000,000 iterations; 10,000 with `--quick`);
+//!   - count, the seed's two interleaving counters with [`COUNT_DELAY`] between numbers
+//!     (sequential = one counter after the other; threads = the seed's worker thread + main).
+//! - The books (`bench/corpus.rs`): without `--books` always the synthetic corpus (eight books of the
+//!   seed's names and sizes), served from memory; with `--books DIR`, that folder. The header
+//!   and `bench.json`'s `corpus` say which.
+//! - Every result is checked against the sequential run's; a mismatch stops the bench. count's
+//!   result is each counter's numbers, which must be all of them, in order.
+//! - If `python3` and `bench/python/` exist, the same cases run there too on the same inputs
+//!   (the same server URLs, the same files), and the table gains the Python work time and the
+//!   ratio Python / concur; otherwise the header says why not. Async and split rows have no
+//!   Python counterpart.
+//! - Progress bars on stderr while it runs (hidden when stderr is not a terminal).
 //! - `--out DIR` (default `bench-report/`) receives `bench.json` (schema: `docs/bench-schema.md`),
 //!   `speedup.svg`, and per traced row `trace-<experiment>-<mode>.json` (Chrome trace) and
 //!   `timeline-<experiment>-<mode>.svg` (one row per worker, one bar per task), from its last run.
 
+mod corpus;
 mod plot;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -31,8 +42,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::sources;
-use crate::workloads::traced::execute_traced;
-use crate::workloads::{fingerprint, primes, wordfreq, Experiment, Mode, Options};
+use crate::workloads::{
+    self, count, fingerprint, primes, wordfreq, Experiment, Mode, Options, Report,
+};
 
 /// The modes the bench compares (the first is the baseline).
 pub const MODES: [Mode; 4] = [
@@ -42,22 +54,28 @@ pub const MODES: [Mode; 4] = [
     Mode::Async,
 ];
 
+/// Sibling tasks per number in the primes `-split` rows (`concur primes --split 4`).
+pub const SPLIT_PARTS: usize = 4;
+
+/// The pause between two numbers of a counter in the count rows.
+pub const COUNT_DELAY: Duration = Duration::from_millis(10);
+
 /// `concur bench` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    /// Book folder (default: ../shared/data/books if it exists, else a synthetic corpus).
+    /// Book folder (default: the built-in synthetic corpus, 8 books sized like the seed's).
     #[arg(long, value_name = "DIR")]
     pub books: Option<PathBuf>,
-    /// Stop-word file (default: stop-words-english.txt beside the book folder, else a short list).
+    /// Stop-word file (default: stop-words-english.txt beside --books, else a built-in list).
     #[arg(long, value_name = "PATH")]
     pub stop_words: Option<PathBuf>,
-    /// Runs per experiment and mode; the table shows medians.
-    #[arg(long, default_value_t = 3)]
-    pub runs: usize,
+    /// Runs per experiment and mode; the table shows medians (default 3, 1 with --quick).
+    #[arg(long)]
+    pub runs: Option<usize>,
     /// Worker count for the pools (default: one per CPU).
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Fewer PBKDF2 iterations (10,000 instead of 1,000,000), for a fast look.
+    /// A fast look: fewer PBKDF2 iterations (10,000 instead of 1,000,000), one run by default.
     #[arg(long)]
     pub quick: bool,
     /// The Python side: `auto` (bench/python with python3, if both exist), `off`, or the folder.
@@ -78,18 +96,43 @@ pub struct BenchOptions {
 struct Outcome {
     wall: f64,
     work: f64,
+    workers: usize,
     /// The results, for comparison with the sequential run.
     results: Value,
     events: Option<Vec<concur::TaskEvent>>,
 }
 
+/// How a row runs its case's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// `map`: results in input order.
+    InOrder,
+    /// `submit` each + `as_completed`.
+    AsCompleted,
+    /// primes with every number split into [`SPLIT_PARTS`] sibling tasks.
+    Split,
+}
+
+impl Variant {
+    /// The row's mode column: the mode, with `-as_completed` or `-split`.
+    fn label(self, mode: Mode) -> String {
+        match self {
+            Variant::InOrder => mode.name().to_string(),
+            Variant::AsCompleted => format!("{}-as_completed", mode.name()),
+            Variant::Split => format!("{}-split", mode.name()),
+        }
+    }
+}
+
+/// A runner of one case: one run in the given mode and variant.
+type Runner<'a> = Box<dyn Fn(Options, Variant) -> anyhow::Result<Outcome> + 'a>;
+
 /// One experiment the bench runs.
-struct Case {
+struct Case<'a> {
     name: &'static str,
-    /// Runs it once in-process and returns (elapsed, work) seconds.
-    run: Box<dyn Fn(Options) -> anyhow::Result<Outcome>>,
-    /// The modes it runs in, with `as_completed` variants.
-    modes: Vec<(Mode, bool)>,
+    run: Runner<'a>,
+    /// Its rows, in table order; the first is the baseline.
+    rows: Vec<(Mode, Variant)>,
     /// The Python script and its arguments (without `--mode`, `--workers`, `--json`).
     python: (&'static str, Vec<String>),
 }
@@ -100,7 +143,6 @@ struct Row {
     experiment: &'static str,
     mode: String,
     workers: usize,
-    skipped: Option<String>,
     tasks: usize,
     median_wall_seconds: f64,
     median_work_seconds: f64,
@@ -109,30 +151,8 @@ struct Row {
     python_over_concur: Option<f64>,
 }
 
-impl Row {
-    /// A row that did not run, and why.
-    fn skipped(experiment: &'static str, mode: String, why: String) -> Row {
-        Row {
-            experiment,
-            mode,
-            workers: 0,
-            skipped: Some(why),
-            tasks: 0,
-            median_wall_seconds: f64::NAN,
-            median_work_seconds: f64::NAN,
-            speedup: f64::NAN,
-            python_work_seconds: None,
-            python_over_concur: None,
-        }
-    }
-}
-
-/// Runs the experiment once, traced; fails with the first item's error if any item failed.
-fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
-    experiment: Experiment<I, T>,
-    options: Options,
-) -> anyhow::Result<Outcome> {
-    let (report, events) = execute_traced(experiment, options)?;
+/// The outcome of a workload's traced run; fails with the first item's error if any item failed.
+fn outcome_of<T: Serialize>(report: Report<T>) -> anyhow::Result<Outcome> {
     if let Some((_, Err(e))) = report.results.iter().find(|(_, r)| r.is_err()) {
         bail!("{} failed: {e}", report.command);
     }
@@ -144,8 +164,69 @@ fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
     Ok(Outcome {
         wall: report.elapsed_seconds,
         work: report.work_seconds,
+        workers: report.workers,
         results: Value::Array(results),
-        events,
+        events: report.events,
+    })
+}
+
+/// Runs the experiment once, traced.
+fn time_once<I: concur::Wire, T: concur::Wire + Serialize>(
+    experiment: Experiment<I, T>,
+    options: Options,
+) -> anyhow::Result<Outcome> {
+    outcome_of(workloads::execute(experiment, options, |_, _| {})?)
+}
+
+/// The seed's numbers, split into [`SPLIT_PARTS`] siblings each, traced.
+fn split_once(options: Options) -> anyhow::Result<Outcome> {
+    let work = primes::SplitRun {
+        numbers: primes::SEED_NUMBERS.to_vec(),
+        parts: SPLIT_PARTS,
+        as_completed: false,
+        each: |_: &Value, _: &Result<primes::Primality, String>| {},
+    };
+    outcome_of(workloads::execute_work("primes", "n", options, work)?)
+}
+
+/// A `Write` into a shared buffer, to read what the counters printed.
+#[derive(Clone, Default)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Printed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The two counters once (concurrently in threads mode); the result is each counter's numbers
+/// in printing order, which must be all of them, in order.
+fn count_once(options: Options) -> anyhow::Result<Outcome> {
+    let printed = Printed::default();
+    let concurrent = options.mode != Mode::Sequential;
+    let started = Instant::now();
+    let events = count::run_traced(COUNT_DELAY, Box::new(printed.clone()), concurrent)?;
+    let wall = started.elapsed().as_secs_f64();
+    let text =
+        String::from_utf8_lossy(&printed.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let numbers: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    let worker: Vec<u32> = numbers.iter().copied().filter(|n| *n < 10).collect();
+    let main: Vec<u32> = numbers.iter().copied().filter(|n| *n > 10).collect();
+    if worker != (1..=9).collect::<Vec<_>>() || main != (11..=19).collect::<Vec<_>>() {
+        bail!("count: the counters did not print 1..=9 and 11..=19 in order: {text:?}");
+    }
+    Ok(Outcome {
+        wall,
+        work: wall,
+        workers: if concurrent { 2 } else { 1 },
+        results: json!([worker, main]),
+        events: Some(events),
     })
 }
 
@@ -158,37 +239,6 @@ fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
-}
-
-/// Writes a deterministic corpus of `books` books into `dir`: a Zipf-like mix over a fixed
-/// vocabulary, mixed case and punctuation, so wordfreq has real work and a stable answer.
-pub fn write_synthetic_corpus(
-    dir: &Path,
-    books: usize,
-    words_per_book: usize,
-) -> anyhow::Result<()> {
-    const VOCABULARY: [&str; 24] = [
-        "the", "and", "of", "upon", "said", "Mr.", "will", "whale", "sea", "ship", "captain",
-        "night", "day", "house", "letter", "heart", "Gregor", "garden", "river", "stone", "light",
-        "door", "road", "king",
-    ];
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    for b in 0..books {
-        let mut text = String::with_capacity(words_per_book * 7);
-        for w in 0..words_per_book {
-            // xorshift64: deterministic on every platform.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let r = (state % 1000) as f64 / 1000.0;
-            let index = ((r * r * r) * VOCABULARY.len() as f64) as usize;
-            text.push_str(VOCABULARY[(index + b) % VOCABULARY.len()]);
-            text.push(if w % 12 == 11 { '\n' } else { ' ' });
-        }
-        std::fs::write(dir.join(format!("Synthetic {b}.txt")), text)
-            .with_context(|| format!("cannot write the synthetic corpus in {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// Where the Python experiments are, or why they are skipped.
@@ -247,83 +297,38 @@ fn python_once(
 
 /// Runs the bench and prints the table (or JSON). Returns `Ok(true)` when every run succeeded.
 pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
-    if options.runs == 0 {
+    let runs = options.runs.unwrap_or(if options.quick { 1 } else { 3 });
+    if runs == 0 {
         bail!("--runs 0: at least one run is needed");
     }
     let workers = Mode::Threads.workers(options.workers)?;
-    let mut header = Vec::new();
-
-    // The corpus.
-    let synthetic;
-    let default_books = PathBuf::from("../shared/data/books");
-    let books_dir = match &options.books {
-        Some(dir) => dir.clone(),
-        None if default_books.is_dir() => default_books,
-        None => {
-            synthetic = tempfile::tempdir().context("cannot create a temporary folder")?;
-            write_synthetic_corpus(synthetic.path(), 8, 200_000)?;
-            header.push(
-                "books: no --books and no ../shared/data/books: a synthetic corpus of 8 books"
-                    .to_string(),
-            );
-            synthetic.path().to_path_buf()
-        }
-    };
-    let books_arg = books_dir.to_string_lossy().into_owned();
-    let books = sources::resolve_books(Some(&books_arg), None, sources::DEFAULT_TIMEOUT_SECONDS)?;
-    let stop_words_path = options.stop_words.clone().or_else(|| {
-        let beside = books_dir.parent()?.join("stop-words-english.txt");
-        beside.is_file().then_some(beside)
-    });
-    let stop_file;
-    let (stop_words, stop_words_arg) = match &stop_words_path {
-        Some(path) => {
-            let text = path.to_string_lossy().into_owned();
-            (
-                sources::load_stop_words(Some(&text), sources::DEFAULT_TIMEOUT_SECONDS)?,
-                text,
-            )
-        }
-        None => {
-            let words = ["the", "and", "of"].map(String::from).to_vec();
-            stop_file =
-                tempfile::NamedTempFile::new().context("cannot create the stop-word file")?;
-            std::fs::write(stop_file.path(), words.join("\n"))
-                .context("cannot write the stop-word file")?;
-            (words, stop_file.path().to_string_lossy().into_owned())
-        }
-    };
+    let corpus = corpus::Corpus::load(options.books.as_deref(), options.stop_words.as_deref())?;
     let iterations = if options.quick {
         10_000
     } else {
         fingerprint::SEED_ITERATIONS
     };
-    header.insert(
-        0,
+    let mut header = vec![
         format!(
-            "concur bench: primes (the seed's {} numbers), wordfreq and fingerprint ({iterations} iterations) \
-             on {} books in {}; modes {} ({workers} workers); {} runs each, medians",
+            "concur bench: primes (the seed's {} numbers; split rows: {SPLIT_PARTS} parts each), \
+             wordfreq, fingerprint ({iterations} iterations), count ({} ms delay); \
+             modes {} ({workers} workers); {runs} runs each, medians",
             primes::SEED_NUMBERS.len(),
-            books.len(),
-            books_dir.display(),
+            COUNT_DELAY.as_millis(),
             MODES.map(Mode::name).join(", "),
-            options.runs
         ),
-    );
+        corpus.about.clone(),
+    ];
 
-    // wordfreq reads the same books over HTTP from the in-process server.
-    let mut served = Vec::new();
-    for (name, location) in &books {
-        served.push((
-            name.clone(),
-            location.read_all().map_err(anyhow::Error::msg)?,
-        ));
-    }
+    // wordfreq reads the books over HTTP from the in-process server, which holds them in memory.
     let server = crate::serve::start(crate::serve::ServerConfig {
-        latency: std::time::Duration::from_millis(options.latency),
-        ..crate::serve::ServerConfig::books(crate::serve::Books::try_from_iter(served)?)
+        latency: Duration::from_millis(options.latency),
+        ..crate::serve::ServerConfig::books(crate::serve::Books::try_from_iter(
+            corpus.books.iter().map(|(n, b)| (n.clone(), b.clone())),
+        )?)
     })?;
-    let http_books: Vec<(String, sources::Location)> = books
+    let http_books: Vec<(String, sources::Location)> = corpus
+        .books
         .iter()
         .map(|(name, _)| {
             (
@@ -332,7 +337,8 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
             )
         })
         .collect();
-    let names = books
+    let names = corpus
+        .books
         .iter()
         .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>()
@@ -344,31 +350,36 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
     ));
 
     let numbers: Vec<String> = primes::SEED_NUMBERS.iter().map(u64::to_string).collect();
-    let pools = [Mode::Threads, Mode::Processes];
-    let all: Vec<(Mode, bool)> = MODES.iter().map(|m| (*m, false)).collect();
+    let in_order = |modes: &[Mode]| modes.iter().map(|m| (*m, Variant::InOrder)).collect();
+    let file_books = corpus.locations();
     let cases = vec![
         Case {
             name: "primes",
-            run: Box::new(|o| time_once(primes::experiment(primes::SEED_NUMBERS.to_vec()), o)),
-            modes: vec![
-                (Mode::Sequential, false),
-                (Mode::Threads, false),
-                (Mode::Processes, false),
-            ],
+            run: Box::new(|o, variant| match variant {
+                Variant::Split => split_once(o),
+                _ => time_once(primes::experiment(primes::SEED_NUMBERS.to_vec()), o),
+            }),
+            rows: [Mode::Sequential, Mode::Threads, Mode::Processes]
+                .map(|m| (m, Variant::InOrder))
+                .into_iter()
+                .chain([Mode::Threads, Mode::Processes].map(|m| (m, Variant::Split)))
+                .collect(),
             python: ("primes.py", numbers),
         },
         Case {
             name: "wordfreq",
-            run: Box::new(move |o| {
-                time_once(
-                    wordfreq::experiment(http_books.clone(), stop_words.clone()),
-                    o,
-                )
+            run: Box::new(|o, _| {
+                let experiment =
+                    wordfreq::experiment(http_books.clone(), corpus.stop_words.clone());
+                time_once(experiment, o)
             }),
-            modes: all
-                .iter()
-                .copied()
-                .chain(pools.iter().chain([&Mode::Async]).map(|m| (*m, true)))
+            rows: MODES
+                .map(|m| (m, Variant::InOrder))
+                .into_iter()
+                .chain(
+                    [Mode::Threads, Mode::Processes, Mode::Async]
+                        .map(|m| (m, Variant::AsCompleted)),
+                )
                 .collect(),
             python: (
                 "wordfreq.py",
@@ -378,31 +389,36 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
                     "--books".into(),
                     names,
                     "--stop-words".into(),
-                    stop_words_arg,
+                    corpus.stop_words_file.to_string_lossy().into_owned(),
                 ],
             ),
         },
         Case {
             name: "fingerprint",
-            run: Box::new(move |o| {
+            run: Box::new(|o, _| {
                 time_once(
-                    fingerprint::experiment(books.clone(), "salt", iterations),
+                    fingerprint::experiment(file_books.clone(), "salt", iterations),
                     o,
                 )
             }),
-            modes: vec![
-                (Mode::Sequential, false),
-                (Mode::Threads, false),
-                (Mode::Processes, false),
-            ],
+            rows: in_order(&[Mode::Sequential, Mode::Threads, Mode::Processes]),
             python: (
                 "fingerprint.py",
                 vec![
                     "--source".into(),
-                    books_arg,
+                    corpus.folder.to_string_lossy().into_owned(),
                     "--iterations".into(),
                     iterations.to_string(),
                 ],
+            ),
+        },
+        Case {
+            name: "count",
+            run: Box::new(|o, _| count_once(o)),
+            rows: in_order(&[Mode::Sequential, Mode::Threads]),
+            python: (
+                "count.py",
+                vec!["--delay".into(), COUNT_DELAY.as_secs_f64().to_string()],
             ),
         },
     ];
@@ -415,15 +431,27 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
         )),
         Err(why) => header.push(format!("python: skipped ({why})")),
     }
+    let python_for = |mode: Mode, variant: Variant| match &python {
+        Ok(dir) if variant != Variant::Split && !matches!(mode, Mode::Async | Mode::Mpi) => {
+            Some(dir)
+        }
+        _ => None,
+    };
 
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create --out {}", options.out.display()))?;
-    let per_mode = options.runs * if python.is_ok() { 2 } else { 1 };
-    let total: usize = cases.iter().map(|c| c.modes.len()).sum();
-    let progress = ProgressBar::with_draw_target(
-        Some((total * per_mode) as u64),
-        ProgressDrawTarget::stderr(),
-    );
+    let total: usize = cases
+        .iter()
+        .flat_map(|c| &c.rows)
+        .map(|&(mode, variant)| {
+            runs * if python_for(mode, variant).is_some() {
+                2
+            } else {
+                1
+            }
+        })
+        .sum();
+    let progress = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or(ProgressStyle::default_bar()),
@@ -432,35 +460,28 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
     let mut rows = Vec::new();
     for case in &cases {
         let mut baseline: Option<(f64, Value)> = None;
-        for &(mode, as_completed) in &case.modes {
-            let label = if as_completed {
-                format!("{}-as_completed", mode.name())
-            } else {
-                mode.name().to_string()
-            };
+        for &(mode, variant) in &case.rows {
+            let label = variant.label(mode);
             let options_for_mode = Options {
                 mode,
                 workers: Some(workers),
-                as_completed,
+                as_completed: variant == Variant::AsCompleted,
+                trace: true,
             };
             progress.set_message(format!("{} {label}", case.name));
             let mut wall = Vec::new();
             let mut work = Vec::new();
             let mut last = None;
-            for _ in 0..options.runs {
-                match (case.run)(options_for_mode) {
-                    Ok(outcome) => {
-                        wall.push(outcome.wall);
-                        work.push(outcome.work);
-                        last = Some(outcome);
-                    }
-                    Err(e) => return Err(e.context(format!("{} in mode {label}", case.name))),
-                }
+            for _ in 0..runs {
+                let outcome = (case.run)(options_for_mode, variant)
+                    .with_context(|| format!("{} in mode {label}", case.name))?;
+                wall.push(outcome.wall);
+                work.push(outcome.work);
+                last = Some(outcome);
                 progress.inc(1);
             }
             let Some(last) = last else {
-                rows.push(Row::skipped(case.name, label, "no run".into()));
-                continue;
+                bail!("{} in mode {label}: no run", case.name);
             };
             let wall_median = median(&mut wall);
             let (base, expected) =
@@ -483,32 +504,31 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
                     .with_context(|| format!("cannot write {}", trace_path.display()))?;
                 plot::timeline(
                     &options.out.join(format!("timeline-{stem}.svg")),
-                    &format!("{} {label}: {workers} workers", case.name),
+                    &format!("{} {label}: {} workers", case.name, last.workers),
                     events,
                 )?;
             }
-            let python_work = match &python {
-                Ok(dir) if !matches!(mode, Mode::Async | Mode::Mpi) => {
+            let python_work = match python_for(mode, variant) {
+                Some(dir) => {
                     let mut times = Vec::new();
                     let mut args = case.python.1.clone();
-                    if as_completed {
+                    if variant == Variant::AsCompleted {
                         args.push("--as-completed".into());
                     }
-                    for _ in 0..options.runs {
-                        progress.set_message(format!("python {} {label}", case.name));
+                    progress.set_message(format!("python {} {label}", case.name));
+                    for _ in 0..runs {
                         times.push(python_once(dir, case.python.0, &args, mode, workers)?);
                         progress.inc(1);
                     }
                     Some(median(&mut times))
                 }
-                _ => None,
+                None => None,
             };
             let work_median = median(&mut work);
             rows.push(Row {
                 experiment: case.name,
                 mode: label,
-                workers: mode.workers(Some(workers))?,
-                skipped: None,
+                workers: last.workers,
                 tasks,
                 median_wall_seconds: wall_median,
                 median_work_seconds: work_median,
@@ -518,25 +538,22 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
             });
         }
     }
-    rows.push(Row::skipped(
-        "primes",
-        "processes-split".into(),
-        "run `concur primes --split K --mode processes` (not in the bench table yet)".into(),
-    ));
     progress.finish_and_clear();
     let bars: Vec<(String, f64)> = rows
         .iter()
-        .filter(|r| r.skipped.is_none())
         .map(|r| (format!("{} {}", r.experiment, r.mode), r.speedup))
         .collect();
     plot::speedup(&options.out.join("speedup.svg"), &bars)?;
     let document = json!({
-        "schema": "concur-bench/1",
+        "schema": "concur-bench/2",
         "about": header,
-        "runs": options.runs,
+        "runs": runs,
         "quick": options.quick,
+        "corpus": corpus.json,
         "iterations": iterations,
         "latency_ms": options.latency,
+        "split_parts": SPLIT_PARTS,
+        "count_delay_ms": COUNT_DELAY.as_millis() as u64,
         "workers": workers,
         "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "rows": rows,
@@ -556,10 +573,6 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
             "experiment", "mode", "workers", "wall s", "work s", "speedup", "python s", "py/concur"
         );
         for r in &rows {
-            if let Some(why) = &r.skipped {
-                println!("{:<12} {:<24} skipped: {why}", r.experiment, r.mode);
-                continue;
-            }
             let (py, ratio) = match (r.python_work_seconds, r.python_over_concur) {
                 (Some(p), Some(x)) => (format!("{p:.3}"), format!("{x:.1}x")),
                 _ => ("-".into(), "-".into()),

@@ -200,6 +200,7 @@ impl RunArgs {
             mode: self.mode,
             workers: self.workers,
             as_completed: self.as_completed,
+            trace: false,
         }
     }
 }

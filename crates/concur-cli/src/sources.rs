@@ -12,6 +12,7 @@
 //! - Without `--source`, the seed's URL template and eight names; without `--stop-words`, the
 //!   seed's stop-word URL. Those default downloads are cached under `dirs::cache_dir()/concur`, so
 //!   a second run needs no network ([`Location::Cached`]).
+//! - [`synthetic`] generates the bench's default corpus (eight deterministic books).
 //! - [`Location::open`] streams (a `BufRead` over the file or the HTTP body, never the whole
 //!   book in memory); [`Location::read_all`] reads everything (what PBKDF2 needs);
 //!   [`Location::open_async`] streams chunk by chunk for `--mode async` (reqwest's async client).
@@ -21,6 +22,8 @@
 //!   on connection errors and 5xx answers only, never on 4xx, on a timeout (the time is spent),
 //!   or once the body has started (its bytes may already be counted). A status other than 2xx
 //!   is an error naming the URL, the status and the attempts made.
+
+pub mod synthetic;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

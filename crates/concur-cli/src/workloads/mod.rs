@@ -14,6 +14,9 @@
 //! - `--mode async` is not an executor: [`execute`] hands an experiment with an async form
 //!   ([`Experiment::run_async`], I/O-bound workloads only) to [`async_mode`], and refuses one
 //!   without, naming the modes that fit.
+//! - Tracing: with [`Options::trace`], thread and process pools are built with tracing on and the
+//!   sequential mode runs on [`traced::TracedSequential`]; the [`Report`] then carries the run's
+//!   [`concur::TaskEvent`]s. Async and MPI runs are never traced (`events: None`).
 //! - Timing: `elapsed_seconds` spans what the seed's timer spans (starting the executor, the work,
 //!   the callback's printing, shutting the executor down); `work_seconds` only the first submit
 //!   to the last result.
@@ -191,6 +194,8 @@ pub struct Options {
     pub workers: Option<usize>,
     /// Submit each input and take results as they complete.
     pub as_completed: bool,
+    /// Record a timeline of the run ([`Report::events`]).
+    pub trace: bool,
 }
 
 /// What a run produced.
@@ -210,6 +215,8 @@ pub struct Report<T> {
     pub work_seconds: f64,
     /// Every input's label and result, in input order.
     pub results: Vec<(Value, Result<T, String>)>,
+    /// The run's timeline, with [`Options::trace`] in a mode that records one.
+    pub events: Option<Vec<concur::TaskEvent>>,
 }
 
 impl<T: Serialize> Report<T> {
@@ -264,14 +271,16 @@ pub fn execute<I: Wire, T: Wire>(
     let (command, key) = (experiment.command, experiment.key);
     execute_with(command, key, options, |workers| {
         if options.mode == Mode::Async {
-            return async_mode::run(experiment, workers, options.as_completed, each);
+            // The async runtime has no executor to trace: its run is reported untraced.
+            let output = async_mode::run(experiment, workers, options.as_completed, each)?;
+            return Ok((output, None));
         }
         let run = Run {
             experiment,
             as_completed: options.as_completed,
             each,
         };
-        with_executor(options.mode, workers, run)
+        traced::with_executor_traced(options.mode, workers, options.trace, run)
     })
 }
 
@@ -283,23 +292,26 @@ pub fn execute_work<T, W>(
     work: W,
 ) -> anyhow::Result<Report<T>>
 where
-    W: WithExecutor<Output = (Vec<(Value, Result<T, String>)>, f64)>,
+    W: WithExecutor<Output = Work<T>>,
 {
     execute_with(command, key, options, |workers| {
-        with_executor(options.mode, workers, work)
+        traced::with_executor_traced(options.mode, workers, options.trace, work)
     })
 }
 
-/// Times `run(workers)` into a [`Report`].
+/// What a run returns: every input's label and result, in input order, and the work seconds.
+pub type Work<T> = (Vec<(Value, Result<T, String>)>, f64);
+
+/// Times `run(workers)` (the work and its timeline, if traced) into a [`Report`].
 fn execute_with<T>(
     command: &'static str,
     key: &'static str,
     options: Options,
-    run: impl FnOnce(usize) -> anyhow::Result<(Vec<(Value, Result<T, String>)>, f64)>,
+    run: impl FnOnce(usize) -> anyhow::Result<(Work<T>, Option<Vec<concur::TaskEvent>>)>,
 ) -> anyhow::Result<Report<T>> {
     let workers = options.mode.workers(options.workers)?;
     let started = Instant::now();
-    let (results, work_seconds) = run(workers)?;
+    let ((results, work_seconds), events) = run(workers)?;
     Ok(Report {
         command,
         key,
@@ -308,6 +320,7 @@ fn execute_with<T>(
         elapsed_seconds: started.elapsed().as_secs_f64(),
         work_seconds,
         results,
+        events,
     })
 }
 
@@ -318,7 +331,7 @@ struct Run<I: 'static, T: 'static, F> {
 }
 
 impl<I: Wire, T: Wire, F: FnMut(&Value, &Result<T, String>)> WithExecutor for Run<I, T, F> {
-    type Output = (Vec<(Value, Result<T, String>)>, f64);
+    type Output = Work<T>;
 
     fn run<E: Executor>(self, executor: &E) -> Self::Output {
         let started = Instant::now();

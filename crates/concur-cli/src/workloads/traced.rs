@@ -1,9 +1,11 @@
 //! Traced runs: the executor [`Mode`] picks, recording a timeline of every task.
 //!
-//! Contract: [`execute_traced`] is [`execute`](super::execute) plus the run's
-//! [`TaskEvent`]s: thread and process pools are built with tracing on; the sequential mode runs
-//! on [`TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode with
-//! no tracing yet (async, MPI) runs untraced and returns `None` for its events.
+//! Contract: [`with_executor_traced`] is [`with_executor`] plus the run's [`TaskEvent`]s when
+//! asked: thread and process pools are built with tracing on; the sequential mode runs on
+//! [`TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode with no
+//! tracing yet (MPI) runs untraced and returns `None` for its events.
+//! [`execute`](super::execute) and [`execute_work`](super::execute_work) run every mode
+//! through it (with [`Options::trace`](super::Options::trace)).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +13,7 @@ use std::time::Instant;
 use concur::trace::{Outcome, TaskEvent, Trace, Worker};
 use concur::{Executor, Handle, TaskFn, Wire};
 
-use super::{run_on, with_executor, Experiment, Mode, Options, Report, WithExecutor};
+use super::{with_executor, Mode, WithExecutor};
 
 /// [`concur::Sequential`], recording one event per call in its own [`Trace`].
 #[derive(Debug)]
@@ -26,27 +28,45 @@ impl TracedSequential {
         label: &str,
         call: impl FnOnce() -> concur::Result<Handle<T>>,
     ) -> concur::Result<Handle<T>> {
-        let (id, submitted) = (self.trace.next_id(), Instant::now());
-        let handle = call();
         // A task's own failures are values (`Result<T, String>`); only a refused submit shows here.
-        let outcome = match &handle {
-            Ok(_) => Outcome::Ok,
-            Err(e) => Outcome::Failed(e.to_string()),
-        };
-        let finished = self.trace.offset(Instant::now());
-        let started = self.trace.offset(submitted);
-        let event = TaskEvent {
-            id,
-            label: label.to_string(),
-            worker: Worker::Caller,
-            submitted: started,
-            started,
-            finished,
-            outcome,
-        };
-        self.trace.record(0, event);
-        handle
+        timed(
+            &self.trace,
+            Worker::Caller,
+            label,
+            call,
+            |handle| match handle {
+                Ok(_) => Outcome::Ok,
+                Err(e) => Outcome::Failed(e.to_string()),
+            },
+        )
     }
+}
+
+/// Runs `call` on this thread and records it in `trace` as one task of `worker` named `label`
+/// (submitted when it starts), with the outcome `outcome` reads from its output.
+pub fn timed<R>(
+    trace: &Trace,
+    worker: Worker,
+    label: &str,
+    call: impl FnOnce() -> R,
+    outcome: impl FnOnce(&R) -> Outcome,
+) -> R {
+    let (id, submitted) = (trace.next_id(), Instant::now());
+    let output = call();
+    let outcome = outcome(&output);
+    let finished = trace.offset(Instant::now());
+    let started = trace.offset(submitted);
+    let event = TaskEvent {
+        id,
+        label: label.to_string(),
+        worker,
+        submitted: started,
+        started,
+        finished,
+        outcome,
+    };
+    trace.record(0, event);
+    output
 }
 
 impl Executor for TracedSequential {
@@ -77,12 +97,17 @@ impl Executor for TracedSequential {
     }
 }
 
-/// [`with_executor`] with tracing on where the mode supports it; also returns the events.
+/// [`with_executor`], with tracing on when `trace` is and the mode supports it; also returns
+/// the events (`None` when untraced).
 pub fn with_executor_traced<W: WithExecutor>(
     mode: Mode,
     workers: usize,
+    trace: bool,
     work: W,
 ) -> anyhow::Result<(W::Output, Option<Vec<TaskEvent>>)> {
+    if !trace {
+        return Ok((with_executor(mode, workers, work)?, None));
+    }
     match mode {
         Mode::Sequential => {
             let executor = TracedSequential {
@@ -113,46 +138,29 @@ pub fn with_executor_traced<W: WithExecutor>(
     }
 }
 
-struct Traced<I: 'static, T: 'static> {
-    experiment: Experiment<I, T>,
-    as_completed: bool,
-}
+#[cfg(test)]
+mod tests {
+    use crate::workloads::{execute, primes, Mode, Options};
 
-impl<I: Wire, T: Wire> WithExecutor for Traced<I, T> {
-    type Output = (Vec<(serde_json::Value, Result<T, String>)>, f64);
-
-    fn run<E: Executor>(self, executor: &E) -> Self::Output {
-        let started = Instant::now();
-        let results = run_on(executor, self.experiment, self.as_completed, |_, _| {});
-        (results, started.elapsed().as_secs_f64())
+    #[test]
+    fn execute_records_one_event_per_task_only_when_asked() {
+        for mode in [Mode::Sequential, Mode::Threads] {
+            for trace in [false, true] {
+                let options = Options {
+                    mode,
+                    workers: Some(2),
+                    as_completed: false,
+                    trace,
+                };
+                let report =
+                    execute(primes::experiment(vec![7, 8, 9, 97]), options, |_, _| {}).unwrap();
+                assert_eq!(report.results.len(), 4);
+                match (trace, report.events) {
+                    (false, None) => {}
+                    (true, Some(events)) => assert_eq!(events.len(), 4, "{mode:?}"),
+                    (_, events) => panic!("{mode:?} trace={trace}: {events:?}"),
+                }
+            }
+        }
     }
-}
-
-/// Runs `experiment` as `options` say, traced; the report and the timeline (if the mode has one).
-pub fn execute_traced<I: Wire, T: Wire>(
-    experiment: Experiment<I, T>,
-    options: Options,
-) -> anyhow::Result<(Report<T>, Option<Vec<TaskEvent>>)> {
-    if options.mode == Mode::Async {
-        // The async runtime has no executor to trace; its run is reported untraced.
-        return Ok((super::execute(experiment, options, |_, _| {})?, None));
-    }
-    let workers = options.mode.workers(options.workers)?;
-    let (command, key) = (experiment.command, experiment.key);
-    let started = Instant::now();
-    let work = Traced {
-        experiment,
-        as_completed: options.as_completed,
-    };
-    let ((results, work_seconds), events) = with_executor_traced(options.mode, workers, work)?;
-    let report = Report {
-        command,
-        key,
-        mode: options.mode,
-        workers,
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        work_seconds,
-        results,
-    };
-    Ok((report, events))
 }
