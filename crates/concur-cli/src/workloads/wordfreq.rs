@@ -21,8 +21,9 @@
 //! Speed: a block of lines is marked for ASCII whitespace eight bytes at a time into a bitmap,
 //! and tokens are read off its bit transitions; an ASCII token of up to 16 bytes (nearly every
 //! token of an English book) is loaded, lowered and hashed as two 8-byte words and found in a
-//! table whose 32-byte entries hold the word inline. Longer words and words with other
-//! characters take the general path; stop words are looked up once at the end, not per token.
+//! table that holds the word inline (16-byte entries for words of up to 8 bytes, 32-byte ones
+//! otherwise). Longer words and words with other characters take the general path; stop words
+//! are looked up once at the end, not per token.
 
 use std::io::Read;
 
@@ -136,16 +137,24 @@ const SPACE: [bool; 256] = {
     table
 };
 
-/// One distinct word in 32 bytes (two per cache line): its first 16 bytes inline, zero-padded,
-/// so that finding a word of up to 16 bytes (nearly every English word) reads nothing but its
-/// table slot. `count` holds the low 32 bits of the count; [`Counts::high`] the rest, for the
-/// (8 GB+) books that need it.
+/// One distinct ASCII word of 1 to 8 bytes (most tokens of an English book) in 16 bytes: the
+/// word as a little-endian `u64` with the top bit of its last byte set ([`tiny_key`]), which
+/// ASCII leaves free, so the key alone also gives the length.
+#[derive(Debug, Clone, Copy)]
+struct Tiny {
+    key: u64,
+    count: u32,
+    /// First-seen order (0 for the first distinct word): breaks ties.
+    seq: u32,
+}
+
+/// Any other distinct word, in 32 bytes: its first 16 bytes inline, zero-padded, so that finding
+/// a word of up to 16 bytes reads nothing but its table slot.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     key: [u64; 2],
     len: u32,
     count: u32,
-    /// First-seen order (0 for the first distinct word): breaks ties.
     seq: u32,
     /// For a word longer than 16 bytes: its index in [`Counts::long`].
     long: u32,
@@ -153,12 +162,15 @@ struct Entry {
 
 /// Word counts in first-seen order.
 ///
-/// One hash table of 32-byte [`Entry`]s keyed by the lowercase word; a word longer than 16 bytes
-/// also keeps its whole text in `long` (allocated once, the first time the word is seen).
+/// Two hash tables keyed by the lowercase word: `tiny` for ASCII words of up to 8 bytes, `table`
+/// for the rest; a word longer than 16 bytes also keeps its whole text in `long` (allocated
+/// once, the first time it is seen). Entries hold the low 32 bits of a count; `high` the rest,
+/// for the (8 GB+) books that need it.
 pub struct Counts {
+    tiny: hashbrown::HashTable<Tiny>,
     table: hashbrown::HashTable<Entry>,
     long: Vec<Box<[u8]>>,
-    /// The high 32 bits of counts that overflowed `Entry::count`, by `Entry::seq`.
+    /// The high 32 bits of counts that overflowed an entry's `count`, by `seq`.
     high: rustc_hash::FxHashMap<u32, u64>,
     /// Scratch: one bit per byte of the text being counted, set for ASCII whitespace.
     spaces: Vec<u64>,
@@ -170,7 +182,8 @@ impl Default for Counts {
     fn default() -> Self {
         // An English book has a few thousand to a few tens of thousands of distinct words.
         Counts {
-            table: hashbrown::HashTable::with_capacity(1 << 14),
+            tiny: hashbrown::HashTable::with_capacity(1 << 13),
+            table: hashbrown::HashTable::with_capacity(1 << 13),
             long: Vec::new(),
             high: Default::default(),
             spaces: Vec::new(),
@@ -182,7 +195,7 @@ impl Default for Counts {
 impl std::fmt::Debug for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Counts")
-            .field("distinct", &self.table.len())
+            .field("distinct", &self.distinct())
             .finish()
     }
 }
@@ -286,85 +299,95 @@ const KEEP: [[u64; 2]; 17] = {
     masks
 };
 
+/// The [`Tiny`] key of `word` if it is ASCII and 1 to 8 bytes long: its bytes, zero-padded,
+/// with the top bit of the last one set.
+fn tiny_key(word: &[u8]) -> Option<u64> {
+    if word.is_empty() || word.len() > 8 || !word.is_ascii() {
+        return None;
+    }
+    Some(key_of(word)[0] | 0x80 << (8 * (word.len() - 1)))
+}
+
+/// The hash of a [`Tiny`] key.
+#[inline(always)]
+fn tiny_hash(key: u64) -> u64 {
+    fold_mul(key ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344)
+}
+
+/// Counts one more in `count` (the low 32 bits); a wrap carries into `high[seq]`.
+#[inline(always)]
+fn bump(count: &mut u32, seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
+    *count = count.wrapping_add(1);
+    if *count == 0 {
+        *high.entry(seq).or_default() += 1 << 32;
+    }
+}
+
+/// The most common word seen so far by [`Counts::most_common`].
+#[derive(Clone, Copy)]
+enum Best {
+    Tiny(Tiny),
+    Entry(Entry),
+}
+
 impl Counts {
-    fn find(&self, word: &[u8]) -> Option<&Entry> {
-        let key = key_of(word);
-        self.table
-            .find(hash_of(key, word.len(), word), |e| self.holds(e, key, word))
+    /// How many distinct words were counted: the next word's `seq`. More than 4 Gi distinct
+    /// words (and words of 4 GiB) are out of reach.
+    fn distinct(&self) -> u32 {
+        (self.tiny.len() + self.table.len()) as u32
     }
 
-    /// Whether `e` is `word` (whose [`key_of`] is `key`).
+    /// Counts one more ASCII word of 1 to 8 bytes, by its [`tiny_key`].
     #[inline(always)]
-    fn holds(&self, e: &Entry, key: [u64; 2], word: &[u8]) -> bool {
-        e.key == key
-            && e.len as usize == word.len()
-            && (word.len() <= 16 || *self.long[e.long as usize] == *word)
-    }
-
-    /// Counts one more of the word `key` (16 bytes or fewer), hashed to `hash`.
-    #[inline(always)]
-    fn add_short(&mut self, key: [u64; 2], len: u32, hash: u64) {
-        let seq = self.table.len() as u32;
-        let long = &self.long;
-        let entry = self
-            .table
-            .entry(hash, |e| e.key == key && e.len == len, |e| rehash(long, e));
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(mut found) => {
-                let e = found.get_mut();
-                e.count = e.count.wrapping_add(1);
-                if e.count == 0 {
-                    *self.high.entry(e.seq).or_default() += 1 << 32;
-                }
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(Entry {
-                    key,
-                    len,
-                    count: 1,
-                    seq,
-                    long: 0,
-                });
+    fn add_tiny(&mut self, key: u64) {
+        let hash = tiny_hash(key);
+        match self.tiny.find_mut(hash, |e| e.key == key) {
+            Some(e) => bump(&mut e.count, e.seq, &mut self.high),
+            None => {
+                let seq = self.distinct();
+                let entry = Tiny { key, count: 1, seq };
+                self.tiny.insert_unique(hash, entry, |e| tiny_hash(e.key));
             }
         }
     }
 
-    /// Counts one word that is already lowercase.
-    fn add_lowered(&mut self, word: &[u8]) {
-        let key = key_of(word);
-        let hash = hash_of(key, word.len(), word);
-        // Words of more than 4 GiB or more than 4 Gi distinct words are out of reach.
-        let len = word.len() as u32;
-        if word.len() <= 16 {
-            return self.add_short(key, len, hash);
-        }
-        let seq = self.table.len() as u32;
+    /// Counts one more of a word (lowercase, not a [`Tiny`] one), whose [`key_of`] is `key`
+    /// and hash `hash`; `word` is needed only if it is longer than 16 bytes.
+    #[inline(always)]
+    fn add_entry(&mut self, key: [u64; 2], len: usize, hash: u64, word: &[u8]) {
         let Counts {
             table, long, high, ..
         } = self;
         let found = table.find_mut(hash, |e| {
-            e.key == key && e.len == len && *long[e.long as usize] == *word
+            e.key == key && e.len as usize == len && (len <= 16 || *long[e.long as usize] == *word)
         });
         if let Some(e) = found {
-            e.count = e.count.wrapping_add(1);
-            if e.count == 0 {
-                *high.entry(e.seq).or_default() += 1 << 32;
-            }
-            return;
+            return bump(&mut e.count, e.seq, high);
         }
-        long.push(word.into());
-        let entry = Entry {
+        let mut entry = Entry {
             key,
-            len,
+            len: len as u32,
             count: 1,
-            seq,
-            long: (long.len() - 1) as u32,
+            seq: self.distinct(),
+            long: 0,
         };
-        table.insert_unique(hash, entry, |e| rehash(long, e));
+        if len > 16 {
+            entry.long = self.long.len() as u32;
+            self.long.push(word.into());
+        }
+        let long = &self.long;
+        self.table.insert_unique(hash, entry, |e| rehash(long, e));
     }
 
-    fn total(&self, e: &Entry) -> u64 {
-        u64::from(e.count) + self.high.get(&e.seq).copied().unwrap_or(0)
+    /// Counts one word that is already lowercase.
+    fn add_lowered(&mut self, word: &[u8]) {
+        match tiny_key(word) {
+            Some(key) => self.add_tiny(key),
+            None => {
+                let key = key_of(word);
+                self.add_entry(key, word.len(), hash_of(key, word.len(), word), word);
+            }
+        }
     }
 
     /// Counts one whitespace-free token as the seed does: lowered first.
@@ -428,8 +451,11 @@ impl Counts {
                 u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) & keep[1],
             ];
             if (raw[0] | raw[1]) & HIGH == 0 {
+                if len <= 8 {
+                    return self.add_tiny(lower8(raw[0]) | 0x80 << (8 * (len - 1)));
+                }
                 let key = [lower8(raw[0]), lower8(raw[1])];
-                return self.add_short(key, len as u32, hash_of(key, len, &[]));
+                return self.add_entry(key, len, hash_of(key, len, &[]), &[]);
             }
         }
         self.add_token(&text[start..end]);
@@ -448,56 +474,85 @@ impl Counts {
         }
     }
 
+    /// The low 32 bits of the count of `word` (exact bytes) and its `seq`, if it was counted.
+    fn find(&self, word: &[u8]) -> Option<(u32, u32)> {
+        if let Some(key) = tiny_key(word) {
+            let e = self.tiny.find(tiny_hash(key), |e| e.key == key)?;
+            return Some((e.count, e.seq));
+        }
+        let key = key_of(word);
+        let hash = hash_of(key, word.len(), word);
+        let e = self.table.find(hash, |e| {
+            e.key == key
+                && e.len as usize == word.len()
+                && (word.len() <= 16 || *self.long[e.long as usize] == *word)
+        })?;
+        Some((e.count, e.seq))
+    }
+
+    /// The whole count from its low 32 bits and the word's `seq`.
+    #[inline(always)]
+    fn total(&self, count: u32, seq: u32) -> u64 {
+        let high = match self.high.is_empty() {
+            true => 0,
+            false => self.high.get(&seq).copied().unwrap_or(0),
+        };
+        u64::from(count) + high
+    }
+
     /// How often `word` (lowercase) was counted.
     pub fn get(&self, word: &str) -> u64 {
-        self.find(word.as_bytes()).map_or(0, |e| self.total(e))
+        self.find(word.as_bytes())
+            .map_or(0, |(count, seq)| self.total(count, seq))
     }
 
     /// Every word and its count.
     #[cfg(test)]
     fn all(&self) -> std::collections::HashMap<String, u64> {
-        let words = self.table.iter().map(|e| (self.word(e), self.total(e)));
-        words
-            .map(|(w, n)| (String::from_utf8(w).unwrap(), n))
+        let tiny = self.tiny.iter().map(|&e| (Best::Tiny(e), e.count, e.seq));
+        let rest = self.table.iter().map(|&e| (Best::Entry(e), e.count, e.seq));
+        tiny.chain(rest)
+            .map(|(w, count, seq)| (self.word(w), self.total(count, seq)))
             .collect()
     }
 
-    fn word(&self, e: &Entry) -> Vec<u8> {
-        if e.len <= 16 {
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&e.key[0].to_le_bytes());
-            bytes[8..].copy_from_slice(&e.key[1].to_le_bytes());
-            bytes[..e.len as usize].to_vec()
-        } else {
-            self.long[e.long as usize].to_vec()
-        }
+    fn word(&self, best: Best) -> String {
+        let bytes = match best {
+            Best::Tiny(e) => {
+                let len = (64 - e.key.leading_zeros() as usize) / 8;
+                let key = e.key & !(0x80 << (8 * (len - 1)));
+                key.to_le_bytes()[..len].to_vec()
+            }
+            Best::Entry(e) if e.len > 16 => self.long[e.long as usize].to_vec(),
+            Best::Entry(e) => {
+                let bytes = [e.key[0].to_le_bytes(), e.key[1].to_le_bytes()].concat();
+                bytes[..e.len as usize].to_vec()
+            }
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The most common word that is not a stop word, and its count; ties go to the word seen
     /// first; `(None, 0)` if no word counts.
-    pub fn most_common(mut self, stop_words: &[String]) -> (Option<String>, u64) {
-        for stop in stop_words {
-            if let Some(seq) = self.find(stop.as_bytes()).map(|e| e.seq) {
-                self.high.remove(&seq);
-                let key = key_of(stop.as_bytes());
-                let hash = hash_of(key, stop.len(), stop.as_bytes());
-                if let Some(e) = self.table.find_mut(hash, |e| e.seq == seq) {
-                    e.count = 0;
-                }
-            }
-        }
-        let best = self
-            .table
+    pub fn most_common(self, stop_words: &[String]) -> (Option<String>, u64) {
+        let stop: rustc_hash::FxHashSet<u32> = stop_words
             .iter()
-            .map(|e| (self.total(e), e))
-            .filter(|(count, _)| *count > 0)
-            .max_by(|(a, ea), (b, eb)| a.cmp(b).then(eb.seq.cmp(&ea.seq)));
-        best.map_or((None, 0), |(count, e)| {
-            (
-                Some(String::from_utf8_lossy(&self.word(e)).into_owned()),
-                count,
-            )
-        })
+            .filter_map(|w| self.find(w.as_bytes()).map(|(_, seq)| seq))
+            .collect();
+        let mut best: Option<(u64, u32, Best)> = None;
+        let mut consider = |count: u64, seq: u32, word: Best| {
+            let better = best.is_none_or(|(c, s, _)| count > c || (count == c && seq < s));
+            if count > 0 && better && !stop.contains(&seq) {
+                best = Some((count, seq, word));
+            }
+        };
+        for &e in &self.tiny {
+            consider(self.total(e.count, e.seq), e.seq, Best::Tiny(e));
+        }
+        for &e in &self.table {
+            consider(self.total(e.count, e.seq), e.seq, Best::Entry(e));
+        }
+        best.map_or((None, 0), |(count, _, word)| (Some(self.word(word)), count))
     }
 }
 
