@@ -18,9 +18,12 @@
 //!   not count; punctuation stays part of a token. The most common word wins; a tie goes to the
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
-//! Speed: an all-ASCII line (nearly every line of an English book) is split on bytes and lowered
-//! into a reused buffer; a word allocates only the first time it is seen; stop words are looked
-//! up once at the end, not per token.
+//! Speed: a block of lines is marked for ASCII whitespace eight bytes at a time into a bitmap,
+//! and tokens are read off its bit transitions; an ASCII token of up to 16 bytes (nearly every
+//! token of an English book) is loaded, lowered and hashed as two 8-byte words and found in a
+//! table that holds the word inline (16-byte entries for words of up to 8 bytes, 32-byte ones
+//! otherwise). Longer words and words with other characters take the general path; stop words
+//! are looked up once at the end, not per token.
 
 use std::io::Read;
 
@@ -134,36 +137,57 @@ const SPACE: [bool; 256] = {
     table
 };
 
-/// One distinct word: 16 bytes, so the table of a whole book's vocabulary stays in cache.
-/// `count` holds the low 32 bits of the count; [`Counts::high`] the rest, for the (8 GB+) books
-/// that need it.
+/// One distinct ASCII word of 1 to 8 bytes (most tokens of an English book) in 16 bytes: the
+/// word as a little-endian `u64` with the top bit of its last byte set ([`tiny_key`]), which
+/// ASCII leaves free, so the key alone also gives the length.
+#[derive(Debug, Clone, Copy)]
+struct Tiny {
+    key: u64,
+    count: u32,
+    /// First-seen order (0 for the first distinct word): breaks ties.
+    seq: u32,
+}
+
+/// Any other distinct word, in 32 bytes: its first 16 bytes inline, zero-padded, so that finding
+/// a word of up to 16 bytes reads nothing but its table slot.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    hash: u32,
-    start: u32,
+    key: [u64; 2],
     len: u32,
     count: u32,
+    seq: u32,
+    /// For a word longer than 16 bytes: its index in [`Counts::long`].
+    long: u32,
 }
 
 /// Word counts in first-seen order.
 ///
-/// Distinct words are stored once, back to back, in one arena (no allocation per word; the
-/// arena order is the first-seen order, which breaks ties); the table holds 16-byte `Entry`s
-/// and compares the stored hash before any bytes.
+/// Two hash tables keyed by the lowercase word: `tiny` for ASCII words of up to 8 bytes, `table`
+/// for the rest; a word longer than 16 bytes also keeps its whole text in `long` (allocated
+/// once, the first time it is seen). Entries hold the low 32 bits of a count; `high` the rest,
+/// for the (8 GB+) books that need it.
 pub struct Counts {
+    tiny: hashbrown::HashTable<Tiny>,
     table: hashbrown::HashTable<Entry>,
-    arena: Vec<u8>,
-    /// The high 32 bits of counts that overflowed `Entry::count`, by `Entry::start`.
+    long: Vec<Box<[u8]>>,
+    /// The high 32 bits of counts that overflowed an entry's `count`, by `seq`.
     high: rustc_hash::FxHashMap<u32, u64>,
+    /// Scratch: one bit per byte of the text being counted, set for ASCII whitespace.
+    spaces: Vec<u64>,
+    /// Scratch: an ASCII token longer than 16 bytes, lowered.
+    lowered: Vec<u8>,
 }
 
 impl Default for Counts {
     fn default() -> Self {
         // An English book has a few thousand to a few tens of thousands of distinct words.
         Counts {
-            table: hashbrown::HashTable::with_capacity(1 << 11),
-            arena: Vec::with_capacity(1 << 17),
+            tiny: hashbrown::HashTable::with_capacity(1 << 13),
+            table: hashbrown::HashTable::with_capacity(1 << 13),
+            long: Vec::new(),
             high: Default::default(),
+            spaces: Vec::new(),
+            lowered: Vec::new(),
         }
     }
 }
@@ -171,129 +195,209 @@ impl Default for Counts {
 impl std::fmt::Debug for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Counts")
-            .field("distinct", &self.table.len())
+            .field("distinct", &self.distinct())
             .finish()
     }
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// 0x80 in each byte of `x` that lies in `lo..=hi` (both below 0x80), 0 in every other byte.
+#[inline(always)]
+fn in_range8(x: u64, lo: u8, hi: u8) -> u64 {
+    let low7 = x & !HIGH; // at most 0x7f per byte: the additions below never carry across bytes
+    let at_least_lo = low7 + ONES * (0x80 - u64::from(lo));
+    let above_hi = low7 + ONES * (0x80 - u64::from(hi) - 1);
+    at_least_lo & !above_hi & !x & HIGH
 }
 
 /// Lowers the ASCII capitals among eight bytes at once; bytes from 0x80 up are left alone.
 #[inline(always)]
 fn lower8(x: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let low7 = x & !HIGH; // at most 0x7f per byte: the additions below never carry across bytes
-    let at_least_a = low7 + ONES * (0x80 - u64::from(b'A'));
-    let above_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
-    let upper = at_least_a & !above_z & !x & HIGH;
-    x | (upper >> 2)
+    x | (in_range8(x, b'A', b'Z') >> 2)
 }
 
-/// The 32-bit hash of a word's lowercase form (ASCII capitals lowered; the rest as it is, which
-/// is already lowercase for a word from [`py_lower`]). One multiplication per eight bytes; the
-/// last (or only) piece is read with overlapping loads, never copied byte by byte, so short
-/// words cost no loop and no store-to-load stall.
+/// One bit per byte of eight (bit `i` for byte `i`), set for the bytes in [`SPACE`].
 #[inline(always)]
-fn hash32(word: &[u8]) -> u32 {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let len = word.len();
-    let mix = |hash: u64, piece: u64| (hash.rotate_left(23) ^ lower8(piece)).wrapping_mul(K);
-    let u64_at = |i: usize| u64::from_le_bytes(word[i..i + 8].try_into().unwrap_or([0; 8]));
-    let u32_at = |i: usize| {
-        u64::from(u32::from_le_bytes(
-            word[i..i + 4].try_into().unwrap_or([0; 4]),
-        ))
-    };
-    let mut hash = (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let last = if len >= 8 {
-        let mut i = 0;
-        while i + 8 < len {
-            hash = mix(hash, u64_at(i));
-            i += 8;
+fn spaces8(x: u64) -> u64 {
+    let marks = in_range8(x, 0x09, 0x0d) | in_range8(x, 0x1c, 0x20);
+    // Gathers the eight 0x80 marks into the top byte: the partial products never overlap.
+    (marks >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Fills `bits` with one bit per byte of `bytes` (bit `i % 64` of word `i / 64`), set for ASCII
+/// whitespace, and for every position from `bytes.len()` to the end of the last word: a token
+/// always ends at a set bit.
+fn space_bits(bytes: &[u8], bits: &mut Vec<u64>) {
+    bits.clear();
+    let mut blocks = bytes.chunks_exact(64);
+    for block in &mut blocks {
+        let mut word = 0;
+        for (i, eight) in block.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+            word |= spaces8(x) << (8 * i);
         }
-        u64_at(len - 8)
-    } else if len >= 4 {
-        u32_at(0) | (u32_at(len - 4) << 32)
-    } else if len > 0 {
-        u64::from(word[0]) | (u64::from(word[len / 2]) << 8) | (u64::from(word[len - 1]) << 16)
-    } else {
-        0
-    };
-    hash = mix(hash, last);
-    (hash ^ (hash >> 29)) as u32
+        bits.push(word);
+    }
+    let rest = blocks.remainder();
+    let mut word = u64::MAX << rest.len();
+    for (i, &b) in rest.iter().enumerate() {
+        word |= u64::from(SPACE[b as usize]) << i;
+    }
+    bits.push(word);
 }
 
-/// Whether a stored lowercase word equals `token` (lowered first if `fold_case`).
+/// The inline part of an [`Entry`] key: the first 16 bytes of `word`, zero-padded.
+fn key_of(word: &[u8]) -> [u64; 2] {
+    let mut padded = [0u8; 16];
+    let n = word.len().min(16);
+    padded[..n].copy_from_slice(&word[..n]);
+    let (a, b) = padded.split_at(8);
+    [
+        u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
+        u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+    ]
+}
+
+/// `u64 * u64` folded to 64 bits: one multiplication that mixes every input bit into the
+/// bits hashbrown uses (the top 7 and the low ones).
 #[inline(always)]
-fn same(stored: &[u8], token: &[u8], fold_case: bool) -> bool {
-    if fold_case {
-        stored
-            .iter()
-            .zip(token)
-            .all(|(s, t)| *s == t.to_ascii_lowercase())
-    } else {
-        stored == token
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// The hash of a word from its [`key_of`], its length and (longer than 16 bytes) its whole text.
+#[inline(always)]
+fn hash_of(key: [u64; 2], len: usize, word: &[u8]) -> u64 {
+    let mut hash = fold_mul(
+        key[0] ^ 0x243f_6a88_85a3_08d3,
+        key[1] ^ 0x1319_8a2e_0370_7344,
+    );
+    hash ^= len as u64;
+    if len > 16 {
+        for piece in word[16..].chunks(8) {
+            hash = fold_mul(hash ^ key_of(piece)[0], 0xa409_3822_299f_31d0);
+        }
+    }
+    hash
+}
+
+/// Masks that keep the first `n` bytes (`n` = 0..=16) of a 16-byte key.
+const KEEP: [[u64; 2]; 17] = {
+    let mut masks = [[0u64; 2]; 17];
+    let mut n = 1;
+    while n <= 16 {
+        masks[n] = if n <= 8 {
+            [u64::MAX >> (64 - 8 * n), 0]
+        } else {
+            [u64::MAX, u64::MAX >> (128 - 8 * n)]
+        };
+        n += 1;
+    }
+    masks
+};
+
+/// The [`Tiny`] key of `word` if it is ASCII and 1 to 8 bytes long: its bytes, zero-padded,
+/// with the top bit of the last one set.
+fn tiny_key(word: &[u8]) -> Option<u64> {
+    if word.is_empty() || word.len() > 8 || !word.is_ascii() {
+        return None;
+    }
+    Some(key_of(word)[0] | 0x80 << (8 * (word.len() - 1)))
+}
+
+/// The hash of a [`Tiny`] key.
+#[inline(always)]
+fn tiny_hash(key: u64) -> u64 {
+    fold_mul(key ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344)
+}
+
+/// Counts one more in `count` (the low 32 bits); a wrap carries into `high[seq]`.
+#[inline(always)]
+fn bump(count: &mut u32, seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
+    *count = count.wrapping_add(1);
+    if *count == 0 {
+        *high.entry(seq).or_default() += 1 << 32;
     }
 }
 
-/// The table position of a 32-bit hash, its bits spread over all 64 (hashbrown uses the top 7).
-fn spread(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+/// The most common word seen so far by [`Counts::most_common`].
+#[derive(Clone, Copy)]
+enum Best {
+    Tiny(Tiny),
+    Entry(Entry),
 }
 
 impl Counts {
-    fn find(&self, word: &[u8]) -> Option<&Entry> {
-        let hash = hash32(word);
-        self.table
-            .find(spread(hash), |e| e.hash == hash && self.word(e) == word)
+    /// How many distinct words were counted: the next word's `seq`. More than 4 Gi distinct
+    /// words (and words of 4 GiB) are out of reach.
+    fn distinct(&self) -> u32 {
+        (self.tiny.len() + self.table.len()) as u32
+    }
+
+    /// Counts one more ASCII word of 1 to 8 bytes, by its [`tiny_key`].
+    #[inline(always)]
+    fn add_tiny(&mut self, key: u64) {
+        let hash = tiny_hash(key);
+        match self.tiny.find_mut(hash, |e| e.key == key) {
+            Some(e) => bump(&mut e.count, e.seq, &mut self.high),
+            None => {
+                let seq = self.distinct();
+                let entry = Tiny { key, count: 1, seq };
+                self.tiny.insert_unique(hash, entry, |e| tiny_hash(e.key));
+            }
+        }
+    }
+
+    /// Counts one more of a word (lowercase, not a [`Tiny`] one), whose [`key_of`] is `key`
+    /// and hash `hash`; `word` is needed only if it is longer than 16 bytes.
+    #[inline(always)]
+    fn add_entry(&mut self, key: [u64; 2], len: usize, hash: u64, word: &[u8]) {
+        let Counts {
+            table, long, high, ..
+        } = self;
+        let found = table.find_mut(hash, |e| {
+            e.key == key && e.len as usize == len && (len <= 16 || *long[e.long as usize] == *word)
+        });
+        if let Some(e) = found {
+            return bump(&mut e.count, e.seq, high);
+        }
+        let mut entry = Entry {
+            key,
+            len: len as u32,
+            count: 1,
+            seq: self.distinct(),
+            long: 0,
+        };
+        if len > 16 {
+            entry.long = self.long.len() as u32;
+            self.long.push(word.into());
+        }
+        let long = &self.long;
+        self.table.insert_unique(hash, entry, |e| rehash(long, e));
     }
 
     /// Counts one word that is already lowercase.
     fn add_lowered(&mut self, word: &[u8]) {
-        self.add_hashed(word, hash32(word), false);
-    }
-
-    /// Counts `token`, whose lowercase form hashes to `hash`. With `fold_case`, `token` is ASCII
-    /// and may hold capitals (compared and stored lowered); otherwise it is already lowercase.
-    #[inline(always)]
-    fn add_hashed(&mut self, token: &[u8], hash: u32, fold_case: bool) {
-        let arena = &self.arena;
-        let found = self.table.find_mut(spread(hash), |e| {
-            e.hash == hash
-                && e.len as usize == token.len()
-                && same(&arena[e.start as usize..][..token.len()], token, fold_case)
-        });
-        if let Some(entry) = found {
-            entry.count = entry.count.wrapping_add(1);
-            if entry.count == 0 {
-                *self.high.entry(entry.start).or_default() += 1 << 32;
+        match tiny_key(word) {
+            Some(key) => self.add_tiny(key),
+            None => {
+                let key = key_of(word);
+                self.add_entry(key, word.len(), hash_of(key, word.len(), word), word);
             }
-            return;
         }
-        // The arena holds each distinct word once: 4 GiB of distinct words is out of reach.
-        let start = self.arena.len() as u32;
-        if fold_case {
-            self.arena.extend(token.iter().map(u8::to_ascii_lowercase));
-        } else {
-            self.arena.extend_from_slice(token);
-        }
-        let entry = Entry {
-            hash,
-            start,
-            len: token.len() as u32,
-            count: 1,
-        };
-        self.table
-            .insert_unique(spread(hash), entry, |e| spread(e.hash));
-    }
-
-    fn total(&self, e: &Entry) -> u64 {
-        u64::from(e.count) + self.high.get(&e.start).copied().unwrap_or(0)
     }
 
     /// Counts one whitespace-free token as the seed does: lowered first.
     pub fn add(&mut self, token: &str) {
         if token.is_ascii() {
-            self.add_hashed(token.as_bytes(), hash32(token.as_bytes()), true);
+            let mut lowered = std::mem::take(&mut self.lowered);
+            lowered.clear();
+            lowered.extend(token.bytes().map(|b| b.to_ascii_lowercase()));
+            self.add_lowered(&lowered);
+            self.lowered = lowered;
         } else {
             self.add_lowered(py_lower(token).as_bytes());
         }
@@ -301,76 +405,165 @@ impl Counts {
 
     /// Counts every token of decoded text (one line or many: newlines are whitespace).
     ///
-    /// One pass over the bytes finds each token and notes whether it is ASCII; an ASCII token is
-    /// hashed and compared in its lowercase form without being copied; only a token with other
-    /// characters takes the Unicode path.
+    /// One branch-free pass marks the ASCII whitespace in a bitmap (eight bytes at a time); the
+    /// tokens are then read off the bitmap. An ASCII token of up to 16 bytes is loaded, lowered
+    /// and hashed as two 8-byte words, never copied byte by byte; longer tokens and tokens with
+    /// other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
         let bytes = text.as_bytes();
-        let n = bytes.len();
-        let mut i = 0;
-        loop {
-            while i < n && SPACE[bytes[i] as usize] {
-                i += 1;
+        let mut spaces = std::mem::take(&mut self.spaces);
+        space_bits(bytes, &mut spaces);
+        // A token starts at a non-space after a space and ends at a space after a non-space;
+        // `open` is a token that runs on past the current 64 bytes.
+        let mut open = None;
+        let mut space_before = 1;
+        for (w, &space) in spaces.iter().enumerate() {
+            let after_space = (space << 1) | space_before;
+            space_before = space >> 63;
+            let mut starts = !space & after_space;
+            let mut ends = space & !after_space;
+            while ends != 0 {
+                let end = w * 64 + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let start = open.take().unwrap_or_else(|| {
+                    let start = w * 64 + starts.trailing_zeros() as usize;
+                    starts &= starts.wrapping_sub(1);
+                    start
+                });
+                self.add_span(text, start, end);
             }
-            if i == n {
-                return;
-            }
-            let start = i;
-            let mut high = 0u8;
-            while i < n && !SPACE[bytes[i] as usize] {
-                high |= bytes[i];
-                i += 1;
-            }
-            if high < 0x80 {
-                let token = &bytes[start..i];
-                self.add_hashed(token, hash32(token), true);
-            } else {
-                // Not ASCII: the token may hold Unicode whitespace, and lowers by Unicode rules.
-                // Cutting at ASCII whitespace and only at character boundaries keeps it valid UTF-8.
-                for token in py_split(&text[start..i]) {
-                    self.add(token);
-                }
+            if starts != 0 {
+                open = Some(w * 64 + starts.trailing_zeros() as usize);
             }
         }
+        self.spaces = spaces;
+    }
+
+    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes.
+    #[inline(always)]
+    fn add_span(&mut self, text: &str, start: usize, end: usize) {
+        let len = end - start;
+        if let Some(sixteen) = text.as_bytes().get(start..start + 16).filter(|_| len <= 16) {
+            let (a, b) = sixteen.split_at(8);
+            let keep = KEEP[len];
+            let raw = [
+                u64::from_le_bytes(a.try_into().unwrap_or([0; 8])) & keep[0],
+                u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) & keep[1],
+            ];
+            if (raw[0] | raw[1]) & HIGH == 0 {
+                if len <= 8 {
+                    return self.add_tiny(lower8(raw[0]) | 0x80 << (8 * (len - 1)));
+                }
+                let key = [lower8(raw[0]), lower8(raw[1])];
+                return self.add_entry(key, len, hash_of(key, len, &[]), &[]);
+            }
+        }
+        self.add_token(&text[start..end]);
+    }
+
+    /// Counts the text between two ASCII whitespace bytes: one token, unless non-ASCII
+    /// whitespace splits it further. ASCII whitespace is one byte, so the cuts are
+    /// character boundaries.
+    fn add_token(&mut self, text: &str) {
+        if text.is_ascii() {
+            self.add(text);
+        } else {
+            for token in py_split(text) {
+                self.add(token);
+            }
+        }
+    }
+
+    /// The low 32 bits of the count of `word` (exact bytes) and its `seq`, if it was counted.
+    fn find(&self, word: &[u8]) -> Option<(u32, u32)> {
+        if let Some(key) = tiny_key(word) {
+            let e = self.tiny.find(tiny_hash(key), |e| e.key == key)?;
+            return Some((e.count, e.seq));
+        }
+        let key = key_of(word);
+        let hash = hash_of(key, word.len(), word);
+        let e = self.table.find(hash, |e| {
+            e.key == key
+                && e.len as usize == word.len()
+                && (word.len() <= 16 || *self.long[e.long as usize] == *word)
+        })?;
+        Some((e.count, e.seq))
+    }
+
+    /// The whole count from its low 32 bits and the word's `seq`.
+    #[inline(always)]
+    fn total(&self, count: u32, seq: u32) -> u64 {
+        let high = match self.high.is_empty() {
+            true => 0,
+            false => self.high.get(&seq).copied().unwrap_or(0),
+        };
+        u64::from(count) + high
     }
 
     /// How often `word` (lowercase) was counted.
     pub fn get(&self, word: &str) -> u64 {
-        self.find(word.as_bytes()).map_or(0, |e| self.total(e))
+        self.find(word.as_bytes())
+            .map_or(0, |(count, seq)| self.total(count, seq))
     }
 
-    fn word(&self, e: &Entry) -> &[u8] {
-        &self.arena[e.start as usize..(e.start + e.len) as usize]
+    /// Every word and its count.
+    #[cfg(test)]
+    fn all(&self) -> std::collections::HashMap<String, u64> {
+        let tiny = self.tiny.iter().map(|&e| (Best::Tiny(e), e.count, e.seq));
+        let rest = self.table.iter().map(|&e| (Best::Entry(e), e.count, e.seq));
+        tiny.chain(rest)
+            .map(|(w, count, seq)| (self.word(w), self.total(count, seq)))
+            .collect()
+    }
+
+    fn word(&self, best: Best) -> String {
+        let bytes = match best {
+            Best::Tiny(e) => {
+                let len = (64 - e.key.leading_zeros() as usize) / 8;
+                let key = e.key & !(0x80 << (8 * (len - 1)));
+                key.to_le_bytes()[..len].to_vec()
+            }
+            Best::Entry(e) if e.len > 16 => self.long[e.long as usize].to_vec(),
+            Best::Entry(e) => {
+                let bytes = [e.key[0].to_le_bytes(), e.key[1].to_le_bytes()].concat();
+                bytes[..e.len as usize].to_vec()
+            }
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The most common word that is not a stop word, and its count; ties go to the word seen
     /// first; `(None, 0)` if no word counts.
-    pub fn most_common(mut self, stop_words: &[String]) -> (Option<String>, u64) {
-        for stop in stop_words {
-            let stop = stop.as_bytes();
-            let hash = hash32(stop);
-            let arena = &self.arena;
-            if let Some(entry) = self.table.find_mut(spread(hash), |e| {
-                e.hash == hash && &arena[e.start as usize..(e.start + e.len) as usize] == stop
-            }) {
-                entry.count = 0;
-                self.high.remove(&entry.start);
-            }
-        }
-        // Arena order is first-seen order: the smallest start wins a tie.
-        let best = self
-            .table
+    pub fn most_common(self, stop_words: &[String]) -> (Option<String>, u64) {
+        let stop: rustc_hash::FxHashSet<u32> = stop_words
             .iter()
-            .map(|e| (self.total(e), e))
-            .filter(|(count, _)| *count > 0)
-            .max_by(|(a, ea), (b, eb)| a.cmp(b).then(eb.start.cmp(&ea.start)));
-        best.map_or((None, 0), |(count, e)| {
-            (
-                Some(String::from_utf8_lossy(self.word(e)).into_owned()),
-                count,
-            )
-        })
+            .filter_map(|w| self.find(w.as_bytes()).map(|(_, seq)| seq))
+            .collect();
+        let mut best: Option<(u64, u32, Best)> = None;
+        let mut consider = |count: u64, seq: u32, word: Best| {
+            let better = best.is_none_or(|(c, s, _)| count > c || (count == c && seq < s));
+            if count > 0 && better && !stop.contains(&seq) {
+                best = Some((count, seq, word));
+            }
+        };
+        for &e in &self.tiny {
+            consider(self.total(e.count, e.seq), e.seq, Best::Tiny(e));
+        }
+        for &e in &self.table {
+            consider(self.total(e.count, e.seq), e.seq, Best::Entry(e));
+        }
+        best.map_or((None, 0), |(count, _, word)| (Some(self.word(word)), count))
     }
+}
+
+/// The hash of a stored entry, for the table to grow.
+fn rehash(long: &[Box<[u8]>], e: &Entry) -> u64 {
+    let word: &[u8] = if e.len > 16 {
+        &long[e.long as usize]
+    } else {
+        &[]
+    };
+    hash_of(e.key, e.len as usize, word)
 }
 
 /// Counts every token of a book, streaming it in blocks of whole lines through one
@@ -539,6 +732,86 @@ mod tests {
         }
         // Not whitespace for Python: zero-width space, the BOM, the Mongolian vowel separator.
         assert!(!is_py_space('\u{200b}') && !is_py_space('\u{feff}') && !is_py_space('\u{180e}'));
+    }
+
+    #[test]
+    fn eight_byte_space_marks_match_the_byte_table() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                // The byte among neighbours of every kind: marks never leak between bytes.
+                for fill in [0u8, b' ', b'A', 0x7f, 0x80, 0xff] {
+                    let mut bytes = [fill; 8];
+                    bytes[at] = b;
+                    let marks = spaces8(u64::from_le_bytes(bytes));
+                    for (i, &x) in bytes.iter().enumerate() {
+                        assert_eq!(marks >> i & 1 == 1, SPACE[x as usize], "{bytes:x?} at {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The seed's counting, spelled out with `py_split` and `py_lower` and a `HashMap`.
+    fn reference(text: &str) -> std::collections::HashMap<String, u64> {
+        let mut counts = std::collections::HashMap::new();
+        for token in py_split(text) {
+            *counts.entry(py_lower(token)).or_default() += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn counts_match_a_plain_reference_on_mixed_text() {
+        // Pieces that stress the fast path's edges: words of 15 to 17 bytes, NUL and control
+        // bytes inside words, Unicode whitespace and case, tokens crossing 64-byte words.
+        let pieces = [
+            "a",
+            "A",
+            "a\0",
+            "The",
+            "THE",
+            "mr.",
+            "abcdefghijklmnop",
+            "ABCDEFGHIJKLMNOPQ",
+            "abcdefghijklmnopq",
+            "abcdefghijklmno",
+            "\u{1}x",
+            "x\u{7f}",
+            "École",
+            "ΟΔΟΣ",
+            "ß",
+            "İ",
+            " ",
+            "  ",
+            "\n",
+            "\r\n",
+            "\t",
+            "\x1c",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{85}",
+            "\u{200b}",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut text = String::new();
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+        }
+        let expected = reference(&text);
+        for cut in [text.len(), 1000, 64, 7] {
+            let mut counter = LineCounter::new("t");
+            for chunk in text.as_bytes().chunks(cut) {
+                counter.feed(chunk).unwrap();
+            }
+            let counts = counter.finish().unwrap();
+            assert_eq!(counts.all(), expected, "chunks of {cut}");
+            for (word, &n) in &expected {
+                assert_eq!(counts.get(word), n, "{word:?}, chunks of {cut}");
+            }
+        }
     }
 
     #[test]
