@@ -4,12 +4,15 @@
 //! nearly all scheduling; criterion's throughput line (elements = nodes) gives nodes per second,
 //! and time / `NODES` is the cost per task.
 //!
-//! - `tree_1m`: a binary-tree reduction, 2^19 leaves and 2^20 - 1 nodes in all. concur: every
-//!   leaf is `ThreadPool::submit`, every inner node `ThreadPool::submit_after([left, right])`.
-//!   rayon: `rayon::join` at every inner node (the idiomatic recursive form).
+//! - `tree_1m`: a binary-tree reduction, 2^19 leaves and 2^20 - 1 nodes in all. concur
+//!   `graph`: a declared [`Graph`] (`push_fn` per node, then `run`; building is timed too).
+//!   concur `submit_after`: every leaf is `ThreadPool::submit`, every inner node
+//!   `ThreadPool::submit_after([left, right])` (dependencies added while it runs). rayon:
+//!   `rayon::join` at every inner node (the idiomatic recursive form).
 //! - `wavefront_1m`: a 1000 x 1000 grid where cell (i, j) needs (i-1, j) and (i, j-1). concur:
-//!   `submit_after` per cell, built row by row. rayon: `rayon::scope`, each cell spawned by the
-//!   neighbour that completes its dependencies (an atomic count per cell).
+//!   a declared `Graph`, or `submit_after` per cell, built row by row. rayon: `rayon::scope`,
+//!   each cell spawned by the neighbour that completes its dependencies (an atomic count per
+//!   cell).
 //!
 //! Goal (issue 6): concur ≤ 1 µs per task.
 
@@ -17,6 +20,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
+use concur::graph::{Graph, NodeId};
 use concur::{Handle, ThreadPool};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -38,6 +42,20 @@ fn concur_tree(pool: &ThreadPool) -> u64 {
         level = next;
     }
     level.pop().unwrap().result().unwrap()
+}
+
+fn graph_tree(pool: &ThreadPool) -> u64 {
+    let mut g = Graph::new();
+    let mut level: Vec<NodeId> = (0..LEAVES)
+        .map(|i| g.push_fn(&[], pool, move |_| i).unwrap())
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| g.push_fn(pair, pool, |v| v[0] + v[1]).unwrap())
+            .collect();
+    }
+    g.run().unwrap().node(level[0]).result().unwrap()
 }
 
 fn rayon_tree(lo: u64, n: u64) -> u64 {
@@ -70,6 +88,25 @@ fn concur_wavefront(pool: &ThreadPool) -> u64 {
         above = row;
     }
     above[SIDE - 1].result().unwrap()
+}
+
+fn graph_wavefront(pool: &ThreadPool) -> u64 {
+    let mut g = Graph::new();
+    let mut above: Vec<NodeId> = Vec::new();
+    for i in 0..SIDE {
+        let mut row: Vec<NodeId> = Vec::with_capacity(SIDE);
+        for j in 0..SIDE {
+            let id = match (i, j) {
+                (0, 0) => g.push_fn(&[], pool, |_| 1),
+                (0, _) => g.push_fn(&[row[j - 1]], pool, |v| cell(0, v[0])),
+                (_, 0) => g.push_fn(&[above[0]], pool, |v| cell(v[0], 0)),
+                _ => g.push_fn(&[above[j], row[j - 1]], pool, |v| cell(v[0], v[1])),
+            };
+            row.push(id.unwrap());
+        }
+        above = row;
+    }
+    g.run().unwrap().node(above[SIDE - 1]).result().unwrap()
 }
 
 struct Grid {
@@ -117,6 +154,9 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(TREE_NODES));
+    g.bench_function("concur/graph", |b| {
+        b.iter(|| assert_eq!(black_box(graph_tree(&pool)), expected_tree))
+    });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_tree(&pool)), expected_tree))
     });
@@ -136,6 +176,9 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements((SIDE * SIDE) as u64));
+    g.bench_function("concur/graph", |b| {
+        b.iter(|| assert_eq!(black_box(graph_wavefront(&pool)), expected_wave))
+    });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_wavefront(&pool)), expected_wave))
     });

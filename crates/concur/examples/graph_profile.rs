@@ -1,0 +1,103 @@
+//! Where a declared graph's time and allocations go, per node, on the two 1 M-node shapes of
+//! `benches/graph.rs`: building (`push_fn`), `run` (checks and set-up), and running to the end.
+//! A counting global allocator counts allocations.
+//!
+//! `cargo run --release -p concur --example graph_profile [rounds]`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use concur::graph::{Graph, NodeId};
+use concur::ThreadPool;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; the counter is a side effect only.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout is passed on as received.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout (above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn tree(g: &mut Graph<u64>, pool: &ThreadPool) -> NodeId {
+    let mut level: Vec<NodeId> = (0..1u64 << 19)
+        .map(|i| g.push_fn(&[], pool, move |_| i).unwrap())
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| g.push_fn(pair, pool, |v| v[0] + v[1]).unwrap())
+            .collect();
+    }
+    level[0]
+}
+
+fn wavefront(g: &mut Graph<u64>, pool: &ThreadPool) -> NodeId {
+    const SIDE: usize = 1000;
+    let cell = |up: u64, left: u64| up.wrapping_mul(31).wrapping_add(left) ^ 1;
+    let mut above: Vec<NodeId> = Vec::new();
+    for i in 0..SIDE {
+        let mut row: Vec<NodeId> = Vec::with_capacity(SIDE);
+        for j in 0..SIDE {
+            let id = match (i, j) {
+                (0, 0) => g.push_fn(&[], pool, |_| 1),
+                (0, _) => g.push_fn(&[row[j - 1]], pool, move |v| cell(0, v[0])),
+                (_, 0) => g.push_fn(&[above[0]], pool, move |v| cell(v[0], 0)),
+                _ => g.push_fn(&[above[j], row[j - 1]], pool, move |v| cell(v[0], v[1])),
+            };
+            row.push(id.unwrap());
+        }
+        above = row;
+    }
+    above[SIDE - 1]
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
+    let pool = ThreadPool::new(2).unwrap();
+    type Shape = fn(&mut Graph<u64>, &ThreadPool) -> NodeId;
+    let shapes: [(&str, Shape); 2] = [("tree_1m", tree), ("wavefront_1m", wavefront)];
+    println!("shape         build ns/node  run() ns/node  to-end ns/node  total ns/node  allocs/node");
+    for _ in 0..rounds {
+        for (name, shape) in shapes {
+            let a0 = ALLOCS.load(Ordering::Relaxed);
+            let t0 = Instant::now();
+            let mut g = Graph::new();
+            let last = shape(&mut g, &pool);
+            let n = g.len() as f64;
+            let t1 = Instant::now();
+            let run = g.run().unwrap();
+            let t2 = Instant::now();
+            run.wait();
+            let t3 = Instant::now();
+            let _ = run.node(last).result().unwrap();
+            drop(run);
+            let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+            let ns = |a: Instant, b: Instant| (b - a).as_nanos() as f64 / n;
+            println!(
+                "{name:13} {:13.0}  {:13.0}  {:14.0}  {:13.0}  {:11.2}",
+                ns(t0, t1),
+                ns(t1, t2),
+                ns(t2, t3),
+                ns(t0, t3),
+                allocs as f64 / n
+            );
+        }
+    }
+}
