@@ -73,7 +73,9 @@ fn main() {
     let pool = ThreadPool::new(2).unwrap();
     type Shape = fn(&mut Graph<u64>, &ThreadPool) -> NodeId;
     let shapes: [(&str, Shape); 2] = [("tree_1m", tree), ("wavefront_1m", wavefront)];
-    println!("shape         build ns/node  run() ns/node  to-end ns/node  total ns/node  allocs/node");
+    println!(
+        "shape         build ns/node  run() ns/node  to-end ns/node  total ns/node  allocs/node"
+    );
     for _ in 0..rounds {
         for (name, shape) in shapes {
             let a0 = ALLOCS.load(Ordering::Relaxed);

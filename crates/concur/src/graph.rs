@@ -228,11 +228,7 @@ where
     O: Send + 'static,
 {
     let (promise, handle) = Promise::new();
-    gather(
-        deps.into_iter().collect(),
-        promise,
-        submit_with(start),
-    );
+    gather(deps.into_iter().collect(), promise, submit_with(start));
     handle
 }
 
@@ -310,7 +306,7 @@ impl ThreadPool {
         let spawner = self.spawner();
         gather(
             deps.into_iter().collect(),
-                promise,
+            promise,
             move |values, promise| spawner.spawn(promise, move || f(values)),
         );
         handle
@@ -852,8 +848,7 @@ mod tests {
     #[test]
     fn cycle_is_named_in_execution_order() {
         // a needs c, b needs a, c needs b: a -> b -> c -> a.
-        let err =
-            topological_order(&shape(&["a", "b", "c"], &[&[2], &[0], &[1]])).unwrap_err();
+        let err = topological_order(&shape(&["a", "b", "c"], &[&[2], &[0], &[1]])).unwrap_err();
         assert_eq!(
             err,
             Error::Cycle(vec!["a".into(), "b".into(), "c".into(), "a".into()])

@@ -415,7 +415,9 @@ impl<V: Clone + Send + 'static> Engine<V> {
     fn spawn_runner(self: &Arc<Self>, l: usize) {
         let (promise, handle) = Promise::new();
         let engine = self.clone();
-        self.lanes[l].spawner.spawn(promise, move || engine.runner(l));
+        self.lanes[l]
+            .spawner
+            .spawn(promise, move || engine.runner(l));
         let engine = self.clone();
         handle.add_done_callback(move |h| {
             if let Err(why) = h.result() {
@@ -564,7 +566,11 @@ impl<V: Clone + Send + 'static> Engine<V> {
         }
         if to == OK {
             for &s in self.succ(i) {
-                if self.slots[s as usize].waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+                if self.slots[s as usize]
+                    .waiting
+                    .fetch_sub(1, Ordering::AcqRel)
+                    == 1
+                {
                     self.ready(s as usize, lane, next);
                 }
             }
