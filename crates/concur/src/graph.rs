@@ -324,11 +324,17 @@ impl NodeId {
     }
 }
 
-/// A dependency as declared: by name (resolved by [`Graph::run`]) or by position.
-enum Dep {
-    Named(Box<str>),
-    At(u32),
+/// A dependency named before its node was declared: resolved by [`Graph::run`].
+struct Forward {
+    /// The dependent.
+    node: u32,
+    /// Where in `Graph::deps` the dependency's position goes.
+    at: u32,
+    name: Box<str>,
 }
+
+/// The placeholder in `Graph::deps` of a [`Forward`] dependency.
+const UNRESOLVED: u32 = u32::MAX;
 
 /// A DAG of tasks declared up front, every node producing a `V`.
 ///
@@ -372,9 +378,11 @@ enum Dep {
 pub struct Graph<V> {
     names: Vec<Option<Arc<str>>>,
     works: Vec<Work<V>>,
-    /// Node `i`'s dependencies are `deps[starts[i]..starts[i + 1]]`.
+    /// Node `i`'s dependencies are `deps[starts[i]..starts[i + 1]]`, by position; a name not
+    /// yet declared is `UNRESOLVED` there and listed in `forward`.
     starts: Vec<u32>,
-    deps: Vec<Dep>,
+    deps: Vec<u32>,
+    forward: Vec<Forward>,
     index: HashMap<Arc<str>, usize>,
     lanes: Vec<LaneSpec>,
 }
@@ -386,6 +394,7 @@ impl<V> Default for Graph<V> {
             works: Vec::new(),
             starts: vec![0],
             deps: Vec::new(),
+            forward: Vec::new(),
             index: HashMap::new(),
             lanes: Vec::new(),
         }
@@ -421,7 +430,8 @@ impl<V: Clone + Send + 'static> Graph<V> {
     fn add(
         &mut self,
         name: Option<&str>,
-        deps: impl ExactSizeIterator<Item = Dep>,
+        deps: impl ExactSizeIterator<Item = u32>,
+        forward: impl Iterator<Item = (usize, Box<str>)>,
         work: Work<V>,
     ) -> Result<NodeId> {
         let id = u32::try_from(self.works.len())
@@ -447,15 +457,31 @@ impl<V: Clone + Send + 'static> Graph<V> {
             None => None,
         };
         self.names.push(name);
+        let base = self.deps.len() as u32;
         self.deps.extend(deps);
+        self.forward.extend(forward.map(|(k, name)| Forward {
+            node: id,
+            at: base + k as u32,
+            name,
+        }));
         self.starts.push(self.deps.len() as u32);
         self.works.push(work);
         Ok(NodeId(id))
     }
 
     fn add_named(&mut self, name: &str, deps: &[&str], work: Work<V>) -> Result<&mut Self> {
-        let deps = deps.iter().map(|d| Dep::Named((*d).into()));
-        self.add(Some(name), deps, work)?;
+        let known = |d: &str| self.index.get(d).map(|&i| i as u32);
+        let positions: Vec<u32> = deps
+            .iter()
+            .map(|d| known(d).unwrap_or(UNRESOLVED))
+            .collect();
+        let forward = positions
+            .iter()
+            .enumerate()
+            .filter(|(_, &p)| p == UNRESOLVED)
+            .map(|(k, _)| (k, Box::<str>::from(deps[k])))
+            .collect::<Vec<_>>();
+        self.add(Some(name), positions.into_iter(), forward.into_iter(), work)?;
         Ok(self)
     }
 
@@ -502,8 +528,13 @@ impl<V: Clone + Send + 'static> Graph<V> {
             )));
         }
         let lane = self.lane(pool);
-        let deps = deps.iter().map(|d| Dep::At(d.0));
-        self.add(None, deps, Work::Closure(lane, Box::new(f)))
+        let positions = deps.iter().map(|d| d.0);
+        self.add(
+            None,
+            positions,
+            std::iter::empty(),
+            Work::Closure(lane, Box::new(f)),
+        )
     }
 
     /// Declares node `name`: registered `task` on any `executor`, with the input `input` builds
@@ -537,34 +568,23 @@ impl<V: Clone + Send + 'static> Graph<V> {
         self.add_named(name, deps, Work::Submit(Box::new(start)))
     }
 
-    /// Node `i`'s dependencies as declared.
-    fn declared(&self, i: usize) -> &[Dep] {
-        &self.deps[self.starts[i] as usize..self.starts[i + 1] as usize]
-    }
-
-    /// Resolves dependency names to positions, or names the first unknown one; also says
-    /// whether every dependency was declared before its dependent.
-    fn resolve(&self) -> Result<(Vec<u32>, bool)> {
-        let mut out = Vec::with_capacity(self.deps.len());
-        let mut backward = true;
-        for i in 0..self.len() {
-            for dep in self.declared(i) {
-                out.push(match dep {
-                    Dep::At(d) => *d,
-                    Dep::Named(d) => match self.index.get(&**d) {
-                        Some(&d) => d as u32,
-                        None => {
-                            return Err(Error::Config(format!(
-                                "graph node `{}` depends on `{d}`, which is not declared",
-                                self.name(i)
-                            )))
-                        }
-                    },
-                });
-                backward &= (out[out.len() - 1] as usize) < i;
+    /// Resolves the dependencies named before their node was declared, or names the first
+    /// unknown one. Returns whether every dependency was declared before its dependent (then
+    /// declaration order is topological).
+    fn resolve(&mut self) -> Result<bool> {
+        for f in &self.forward {
+            match self.index.get(&*f.name) {
+                Some(&d) => self.deps[f.at as usize] = d as u32,
+                None => {
+                    return Err(Error::Config(format!(
+                        "graph node `{}` depends on `{}`, which is not declared",
+                        self.name(f.node as usize),
+                        f.name
+                    )))
+                }
             }
         }
-        Ok((out, backward))
+        Ok(self.forward.is_empty())
     }
 
     /// The graph in Graphviz DOT: one edge from each dependency to its dependent. Unknown
@@ -572,11 +592,14 @@ impl<V: Clone + Send + 'static> Graph<V> {
     pub fn to_dot(&self) -> String {
         let names: Vec<String> = (0..self.len()).map(|i| self.name(i)).collect();
         let names = &names;
+        let forward: HashMap<u32, &str> = self.forward.iter().map(|f| (f.at, &*f.name)).collect();
+        let forward = &forward;
         let edges = (0..self.len()).flat_map(|i| {
-            self.declared(i).iter().map(move |d| {
-                let from = match d {
-                    Dep::Named(d) => &**d,
-                    Dep::At(d) => names[*d as usize].as_str(),
+            let at = self.starts[i]..self.starts[i + 1];
+            at.map(move |k| {
+                let from = match forward.get(&k) {
+                    Some(name) => name,
+                    None => names[self.deps[k as usize] as usize].as_str(),
                 };
                 (from, names[i].as_str())
             })
@@ -586,12 +609,12 @@ impl<V: Clone + Send + 'static> Graph<V> {
 
     /// Checks the graph and starts every node; fails, starting nothing, on an unknown
     /// dependency ([`Error::Config`]) or a cycle ([`Error::Cycle`], naming it).
-    pub fn run(self) -> Result<GraphRun<V>> {
-        let (deps, backward) = self.resolve()?;
+    pub fn run(mut self) -> Result<GraphRun<V>> {
+        let backward = self.resolve()?;
         let shape = Shape {
-            names: self.names.into(),
-            starts: self.starts.into(),
-            deps: deps.into(),
+            names: self.names,
+            starts: self.starts,
+            deps: self.deps,
         };
         // Declaration order is topological when every dependency comes first.
         let order = match backward {
@@ -833,8 +856,8 @@ mod tests {
         }
         Shape {
             names: names.iter().map(|&n| Some(n.into())).collect(),
-            starts: starts.into(),
-            deps: list.into(),
+            starts,
+            deps: list,
         }
     }
 

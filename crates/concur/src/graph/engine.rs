@@ -180,11 +180,11 @@ pub(super) struct LaneSpec {
 /// The shape of a graph: node names and dependency lists (CSR).
 pub(super) struct Shape {
     /// Node names; `None` for nodes added by position (named `#i`).
-    pub(super) names: Box<[Option<Arc<str>>]>,
+    pub(super) names: Vec<Option<Arc<str>>>,
     /// Node `i`'s dependencies are `deps[starts[i]..starts[i + 1]]`, in the order it named them.
-    pub(super) starts: Box<[u32]>,
+    pub(super) starts: Vec<u32>,
     /// See `starts`.
-    pub(super) deps: Box<[u32]>,
+    pub(super) deps: Vec<u32>,
 }
 
 impl Shape {
