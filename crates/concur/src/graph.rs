@@ -25,10 +25,20 @@
 //!
 //! # Graphs
 //!
-//! [`Graph`] names every node and lets a node name dependencies declared after it; [`Graph::run`]
-//! rejects a cycle with [`Error::Cycle`] naming it, then submits every node as above. A
-//! [`GraphRun`] gives each node's handle, a Graphviz export, and [`Stats`]: the critical path by
-//! measured task durations and the achieved parallelism.
+//! [`Graph`] names every node (or numbers it: [`Graph::push_fn`], named `#i`) and lets a node
+//! name dependencies declared after it; [`Graph::run`] rejects a cycle with [`Error::Cycle`]
+//! naming it, then runs every node with the promises above (failure and cancel travel the same
+//! way, naming the node). A [`GraphRun`] gives each node's handle, a Graphviz export, and
+//! [`Stats`]: the critical path by measured task durations and the achieved parallelism.
+//!
+//! A declared graph does not pay for a handle per node: its engine (`graph/engine.rs`) keeps every
+//! node's state in one slice and its successors in one array, runs a pool's ready closures on a
+//! few runner jobs of that pool (a node made ready by the one just finished runs next on the same
+//! thread, unqueued), and makes a node's [`Handle`] only when it is asked for. Scheduling costs
+//! about half a microsecond per node on a 1 M-node graph (`benches/graph.rs`), against about two
+//! for [`ThreadPool::submit_after`], which makes a handle, a callback and a queued job per node.
+//! Its values are read from the engine, so taking a node's value out of its handle
+//! (`into_result`) never affects its dependents.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -46,6 +46,7 @@
 //! fraction of a microsecond), and a clock reading per node is saved, which on a 1 M-node
 //! graph of additions was a sixth of the whole run.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -109,8 +110,6 @@ struct Slot<V: Send + 'static> {
     waiting: AtomicU32,
     /// The lane of a closure node, or `NO_LANE`.
     lane: u32,
-    /// Taken by whoever claims the node (to run or to drop it).
-    work: Mutex<Option<Work<V>>>,
     /// Set once, by the claimer, under this lock together with the terminal move (rule 1).
     /// Behind a lock rather than in a `OnceLock` because `V` need only be `Send`; the error boxed
     /// to keep the slot small.
@@ -138,6 +137,14 @@ impl<V: Send + 'static> Watch<V> {
         })
     }
 }
+
+/// A node's work, owned by whoever moves the node out of `PENDING` (rule 1).
+struct WorkCell<V>(UnsafeCell<Option<Work<V>>>);
+
+// SAFETY: the cell is only ever touched by the one thread that moved its node out of `PENDING`
+// (a compare-and-swap, so exactly one thread), or through `&mut` when the engine drops; a
+// `Work` moves between threads, hence `Send` is all it needs.
+unsafe impl<V: Send> Sync for WorkCell<V> {}
 
 /// One thread pool's share of a graph.
 struct Lane {
@@ -215,6 +222,8 @@ pub(super) fn node_name(names: &[Option<Arc<str>>], i: usize) -> String {
 /// A running (or finished) graph.
 pub(super) struct Engine<V: Send + 'static> {
     slots: Box<[Slot<V>]>,
+    /// Each node's work, in declaration order (the graph's own array, converted in place).
+    works: Vec<WorkCell<V>>,
     pub(super) shape: Shape,
     succ_starts: Box<[u32]>,
     succ: Box<[u32]>,
@@ -239,11 +248,11 @@ impl<V: Clone + Send + 'static> Engine<V> {
         let mut sources: Vec<Vec<u32>> = vec![Vec::new(); lanes.len()];
         let mut submitted = Vec::new();
         let slots: Box<[Slot<V>]> = works
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, work)| {
                 let waiting = shape.starts[i + 1] - shape.starts[i];
-                let (lane, watch) = match &work {
+                let (lane, watch) = match work {
                     Work::Closure(lane, _) => (*lane, OnceLock::new()),
                     Work::Submit(_) => {
                         submitted.push(i);
@@ -258,7 +267,6 @@ impl<V: Clone + Send + 'static> Engine<V> {
                     watched: AtomicBool::new(watch.get().is_some()),
                     waiting: AtomicU32::new(waiting),
                     lane,
-                    work: Mutex::new(Some(work)),
                     outcome: Mutex::new(None),
                     began: AtomicU64::new(0),
                     ended: AtomicU64::new(0),
@@ -283,8 +291,14 @@ impl<V: Clone + Send + 'static> Engine<V> {
             })
             .collect();
         let (all_done, done) = Promise::new();
+        // Same size and alignment, so this reuses the array (no copy).
+        let works = works
+            .into_iter()
+            .map(|w| WorkCell(UnsafeCell::new(Some(w))))
+            .collect();
         let engine = Arc::new(Engine {
             slots,
+            works,
             shape,
             succ_starts,
             succ,
@@ -477,11 +491,11 @@ impl<V: Clone + Send + 'static> Engine<V> {
         next: &mut Option<u32>,
         clock: &mut Instant,
     ) {
-        let slot = &self.slots[i];
         if !self.begin(i) {
             return;
         }
-        let Some(Work::Closure(_, f)) = lock(&slot.work).take() else {
+        // SAFETY: `begin` moved the node out of PENDING, so this thread owns its work (rule 1).
+        let Some(Work::Closure(_, f)) = (unsafe { self.take_work(i) }) else {
             return;
         };
         let values = self.values(i);
@@ -529,7 +543,9 @@ impl<V: Clone + Send + 'static> Engine<V> {
             return;
         }
         let promise = slot.watch.get().and_then(|w| lock(&w.promise).take());
-        let (Some(Work::Submit(start)), Some(promise)) = (lock(&slot.work).take(), promise) else {
+        // SAFETY: `begin` moved the node out of PENDING, so this thread owns its work (rule 1).
+        let work = unsafe { self.take_work(i) };
+        let (Some(Work::Submit(start)), Some(promise)) = (work, promise) else {
             return;
         };
         let values = self.values(i);
@@ -561,7 +577,7 @@ impl<V: Clone + Send + 'static> Engine<V> {
         lane: u32,
         next: &mut Option<u32>,
     ) {
-        if !self.claim(i, to, outcome) {
+        if self.claim(i, to, outcome).is_none() {
             return;
         }
         if to == OK {
@@ -580,15 +596,26 @@ impl<V: Clone + Send + 'static> Engine<V> {
         self.count_down();
     }
 
-    /// The terminal move of rule 1; on success also sets the outcome and tells the handle.
-    fn claim(&self, i: usize, to: u8, outcome: Result<V>) -> bool {
+    /// Takes node `i`'s work.
+    ///
+    /// # Safety
+    ///
+    /// Only the thread that moved node `i` out of `PENDING` may call it (rule 1).
+    unsafe fn take_work(&self, i: usize) -> Option<Work<V>> {
+        // SAFETY: by the caller's promise no other thread touches this cell, ever.
+        unsafe { (*self.works[i].0.get()).take() }
+    }
+
+    /// The terminal move of rule 1; on success also sets the outcome and tells the handle, and
+    /// returns the state it moved from.
+    fn claim(&self, i: usize, to: u8, outcome: Result<V>) -> Option<u8> {
         let slot = &self.slots[i];
+        let mut now = slot.state.load(Ordering::Acquire);
         {
             let mut kept = lock(&slot.outcome);
-            let mut now = slot.state.load(Ordering::Acquire);
             loop {
                 if now >= OK {
-                    return false;
+                    return None;
                 }
                 match slot
                     .state
@@ -602,7 +629,7 @@ impl<V: Clone + Send + 'static> Engine<V> {
                 *kept = Some(outcome.clone().map_err(Box::new));
             } else {
                 *kept = Some(outcome.map_err(Box::new));
-                return true;
+                return Some(now);
             }
         }
         let watch = slot.watch.get().expect("rule 3: watched means made");
@@ -610,7 +637,7 @@ impl<V: Clone + Send + 'static> Engine<V> {
         if let Some(p) = promise {
             deliver(p, outcome, to);
         }
-        true
+        Some(now)
     }
 
     /// Node `s` has every dependency's value: run it here next, queue it, or submit it.
@@ -657,8 +684,11 @@ impl<V: Clone + Send + 'static> Engine<V> {
             for &s in self.succ(j) {
                 let s = s as usize;
                 let error = Error::dependency_failed(name.clone(), cause.clone());
-                if self.claim(s, to, Err(error)) {
-                    drop(lock(&self.slots[s].work).take());
+                if let Some(from) = self.claim(s, to, Err(error)) {
+                    if from == PENDING {
+                        // SAFETY: this thread moved `s` out of PENDING: it owns the work (rule 1).
+                        drop(unsafe { self.take_work(s) });
+                    }
                     stack.push(s);
                     self.count_down();
                 }
