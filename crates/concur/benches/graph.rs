@@ -20,14 +20,26 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
-use concur::graph::{Graph, NodeId};
+use concur::graph::Graph;
 use concur::{Handle, ThreadPool};
+
+#[path = "common/graph_shapes.rs"]
+mod graph_shapes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use graph_shapes::{cell, LEAVES, SIDE};
 
 const WORKERS: usize = 2;
-const LEAVES: u64 = 1 << 19;
 const TREE_NODES: u64 = 2 * LEAVES - 1;
-const SIDE: usize = 1000;
+
+/// Builds a declared graph of `shape`, runs it, and reads the value of the node it returns.
+fn graph_run(
+    pool: &ThreadPool,
+    shape: fn(&mut Graph<u64>, &ThreadPool) -> concur::graph::NodeId,
+) -> u64 {
+    let mut g = Graph::new();
+    let last = shape(&mut g, pool);
+    g.run().unwrap().node(last).result().unwrap()
+}
 
 fn concur_tree(pool: &ThreadPool) -> u64 {
     let mut level: Vec<Handle<u64>> = (0..LEAVES)
@@ -44,30 +56,12 @@ fn concur_tree(pool: &ThreadPool) -> u64 {
     level.pop().unwrap().result().unwrap()
 }
 
-fn graph_tree(pool: &ThreadPool) -> u64 {
-    let mut g = Graph::new();
-    let mut level: Vec<NodeId> = (0..LEAVES)
-        .map(|i| g.push_fn(&[], pool, move |_| i).unwrap())
-        .collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| g.push_fn(pair, pool, |v| v[0] + v[1]).unwrap())
-            .collect();
-    }
-    g.run().unwrap().node(level[0]).result().unwrap()
-}
-
 fn rayon_tree(lo: u64, n: u64) -> u64 {
     if n == 1 {
         return lo;
     }
     let (a, b) = rayon::join(|| rayon_tree(lo, n / 2), || rayon_tree(lo + n / 2, n / 2));
     a + b
-}
-
-fn cell(up: u64, left: u64) -> u64 {
-    up.wrapping_mul(31).wrapping_add(left) ^ 1
 }
 
 fn concur_wavefront(pool: &ThreadPool) -> u64 {
@@ -88,25 +82,6 @@ fn concur_wavefront(pool: &ThreadPool) -> u64 {
         above = row;
     }
     above[SIDE - 1].result().unwrap()
-}
-
-fn graph_wavefront(pool: &ThreadPool) -> u64 {
-    let mut g = Graph::new();
-    let mut above: Vec<NodeId> = Vec::new();
-    for i in 0..SIDE {
-        let mut row: Vec<NodeId> = Vec::with_capacity(SIDE);
-        for j in 0..SIDE {
-            let id = match (i, j) {
-                (0, 0) => g.push_fn(&[], pool, |_| 1),
-                (0, _) => g.push_fn(&[row[j - 1]], pool, |v| cell(0, v[0])),
-                (_, 0) => g.push_fn(&[above[0]], pool, |v| cell(v[0], 0)),
-                _ => g.push_fn(&[above[j], row[j - 1]], pool, |v| cell(v[0], v[1])),
-            };
-            row.push(id.unwrap());
-        }
-        above = row;
-    }
-    g.run().unwrap().node(above[SIDE - 1]).result().unwrap()
 }
 
 struct Grid {
@@ -155,7 +130,12 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(TREE_NODES));
     g.bench_function("concur/graph", |b| {
-        b.iter(|| assert_eq!(black_box(graph_tree(&pool)), expected_tree))
+        b.iter(|| {
+            assert_eq!(
+                black_box(graph_run(&pool, graph_shapes::tree)),
+                expected_tree
+            )
+        })
     });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_tree(&pool)), expected_tree))
@@ -177,7 +157,12 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements((SIDE * SIDE) as u64));
     g.bench_function("concur/graph", |b| {
-        b.iter(|| assert_eq!(black_box(graph_wavefront(&pool)), expected_wave))
+        b.iter(|| {
+            assert_eq!(
+                black_box(graph_run(&pool, graph_shapes::wavefront)),
+                expected_wave
+            )
+        })
     });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_wavefront(&pool)), expected_wave))

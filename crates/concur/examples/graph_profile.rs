@@ -11,6 +11,10 @@ use std::time::Instant;
 use concur::graph::{Graph, NodeId};
 use concur::ThreadPool;
 
+#[path = "../benches/common/graph_shapes.rs"]
+mod graph_shapes;
+use graph_shapes::{tree, wavefront};
+
 struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -31,39 +35,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn tree(g: &mut Graph<u64>, pool: &ThreadPool) -> NodeId {
-    let mut level: Vec<NodeId> = (0..1u64 << 19)
-        .map(|i| g.push_fn(&[], pool, move |_| i).unwrap())
-        .collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| g.push_fn(pair, pool, |v| v[0] + v[1]).unwrap())
-            .collect();
-    }
-    level[0]
-}
-
-fn wavefront(g: &mut Graph<u64>, pool: &ThreadPool) -> NodeId {
-    const SIDE: usize = 1000;
-    let cell = |up: u64, left: u64| up.wrapping_mul(31).wrapping_add(left) ^ 1;
-    let mut above: Vec<NodeId> = Vec::new();
-    for i in 0..SIDE {
-        let mut row: Vec<NodeId> = Vec::with_capacity(SIDE);
-        for j in 0..SIDE {
-            let id = match (i, j) {
-                (0, 0) => g.push_fn(&[], pool, |_| 1),
-                (0, _) => g.push_fn(&[row[j - 1]], pool, move |v| cell(0, v[0])),
-                (_, 0) => g.push_fn(&[above[0]], pool, move |v| cell(v[0], 0)),
-                _ => g.push_fn(&[above[j], row[j - 1]], pool, move |v| cell(v[0], v[1])),
-            };
-            row.push(id.unwrap());
-        }
-        above = row;
-    }
-    above[SIDE - 1]
-}
 
 fn main() {
     let rounds: usize = std::env::args()
