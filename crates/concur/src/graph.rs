@@ -38,7 +38,10 @@
 //! about half a microsecond per node on a 1 M-node graph (`benches/graph.rs`), against about two
 //! for [`ThreadPool::submit_after`], which makes a handle, a callback and a queued job per node.
 //! Its values are read from the engine, so taking a node's value out of its handle
-//! (`into_result`) never affects its dependents.
+//! (`into_result`) never affects its dependents. On a pool that records a
+//! [`Trace`](crate::Trace), a graph's closures show as the runner jobs that ran them (label
+//! `dependent`), not one event per node; per-node times are in [`GraphRun::stats`] and
+//! [`GraphRun::to_dot`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
