@@ -4,12 +4,15 @@
 //! nearly all scheduling; criterion's throughput line (elements = nodes) gives nodes per second,
 //! and time / `NODES` is the cost per task.
 //!
-//! - `tree_1m`: a binary-tree reduction, 2^19 leaves and 2^20 - 1 nodes in all. concur: every
-//!   leaf is `ThreadPool::submit`, every inner node `ThreadPool::submit_after([left, right])`.
-//!   rayon: `rayon::join` at every inner node (the idiomatic recursive form).
+//! - `tree_1m`: a binary-tree reduction, 2^19 leaves and 2^20 - 1 nodes in all. concur
+//!   `graph`: a declared [`Graph`] (`push_fn` per node, then `run`; building is timed too).
+//!   concur `submit_after`: every leaf is `ThreadPool::submit`, every inner node
+//!   `ThreadPool::submit_after([left, right])` (dependencies added while it runs). rayon:
+//!   `rayon::join` at every inner node (the idiomatic recursive form).
 //! - `wavefront_1m`: a 1000 x 1000 grid where cell (i, j) needs (i-1, j) and (i, j-1). concur:
-//!   `submit_after` per cell, built row by row. rayon: `rayon::scope`, each cell spawned by the
-//!   neighbour that completes its dependencies (an atomic count per cell).
+//!   a declared `Graph`, or `submit_after` per cell, built row by row. rayon: `rayon::scope`,
+//!   each cell spawned by the neighbour that completes its dependencies (an atomic count per
+//!   cell).
 //!
 //! Goal (issue 6): concur ≤ 1 µs per task.
 
@@ -17,13 +20,26 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
+use concur::graph::Graph;
 use concur::{Handle, ThreadPool};
+
+#[path = "common/graph_shapes.rs"]
+mod graph_shapes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use graph_shapes::{cell, LEAVES, SIDE};
 
 const WORKERS: usize = 2;
-const LEAVES: u64 = 1 << 19;
 const TREE_NODES: u64 = 2 * LEAVES - 1;
-const SIDE: usize = 1000;
+
+/// Builds a declared graph of `shape`, runs it, and reads the value of the node it returns.
+fn graph_run(
+    pool: &ThreadPool,
+    shape: fn(&mut Graph<u64>, &ThreadPool) -> concur::graph::NodeId,
+) -> u64 {
+    let mut g = Graph::new();
+    let last = shape(&mut g, pool);
+    g.run().unwrap().node(last).result().unwrap()
+}
 
 fn concur_tree(pool: &ThreadPool) -> u64 {
     let mut level: Vec<Handle<u64>> = (0..LEAVES)
@@ -46,10 +62,6 @@ fn rayon_tree(lo: u64, n: u64) -> u64 {
     }
     let (a, b) = rayon::join(|| rayon_tree(lo, n / 2), || rayon_tree(lo + n / 2, n / 2));
     a + b
-}
-
-fn cell(up: u64, left: u64) -> u64 {
-    up.wrapping_mul(31).wrapping_add(left) ^ 1
 }
 
 fn concur_wavefront(pool: &ThreadPool) -> u64 {
@@ -117,6 +129,14 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(TREE_NODES));
+    g.bench_function("concur/graph", |b| {
+        b.iter(|| {
+            assert_eq!(
+                black_box(graph_run(&pool, graph_shapes::tree)),
+                expected_tree
+            )
+        })
+    });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_tree(&pool)), expected_tree))
     });
@@ -136,6 +156,14 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements((SIDE * SIDE) as u64));
+    g.bench_function("concur/graph", |b| {
+        b.iter(|| {
+            assert_eq!(
+                black_box(graph_run(&pool, graph_shapes::wavefront)),
+                expected_wave
+            )
+        })
+    });
     g.bench_function("concur/submit_after", |b| {
         b.iter(|| assert_eq!(black_box(concur_wavefront(&pool)), expected_wave))
     });

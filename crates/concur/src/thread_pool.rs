@@ -248,6 +248,11 @@ impl Spawner {
         let traced = self.0.stamp("dependent");
         let _ = self.0.push(Box::new(TaskJob { f, promise, traced }));
     }
+
+    /// Whether this spawner queues on `pool`.
+    pub(crate) fn is_of(&self, pool: &ThreadPool) -> bool {
+        Arc::ptr_eq(&self.0, &pool.shared)
+    }
 }
 
 /// Configures a [`ThreadPool`].
