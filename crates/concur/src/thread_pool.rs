@@ -34,23 +34,9 @@ use crossbeam_channel::{select, Receiver, Sender};
 
 use crate::error::{panic_message, Error, Result};
 use crate::executor::{ChunkHandle, Executor, Map};
-use crate::handle::{Handle, Promise};
+use crate::handle::{Handle, Job, Promise};
 use crate::task::{run_each, TaskFn, Wire};
 use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
-
-/// A queued unit of work, type-erased.
-trait Job: Send {
-    /// Runs the task, unless its handle was cancelled first.
-    fn run(self: Box<Self>);
-    /// Resolves the handle without running the task.
-    fn fail(self: Box<Self>, error: Error);
-}
-
-struct TaskJob<F, T: Send + 'static> {
-    f: F,
-    promise: Promise<T>,
-    traced: Option<Traced>,
-}
 
 /// What a traced job remembers from its submission.
 struct Traced {
@@ -60,51 +46,46 @@ struct Traced {
     submitted: Instant,
 }
 
-impl<F, T> Job for TaskJob<F, T>
+/// The work a worker runs for `f`, given its handle's id: `f` with panics caught, as a task of
+/// the wait-for graph, recorded on the timeline when `traced` (boxed, so that the job of an
+/// untraced pool stays small).
+fn work<T, F>(f: F, traced: Option<Box<Traced>>) -> impl FnOnce(usize) -> Result<T> + Send + 'static
 where
-    F: FnOnce() -> T + Send,
+    F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Box<Self>) {
-        let TaskJob { f, promise, traced } = *self;
-        if promise.start() {
-            // Waits made by `f` join the wait-for graph as waits of this task.
-            let _running = crate::sync::handle_waits::running(promise.id());
-            let started = traced.as_ref().map(|_| Instant::now());
-            let outcome =
-                catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
-            if let (Some(t), Some(started)) = (traced, started) {
-                let worker = WORKER_INDEX.with(|i| i.get());
-                t.trace.record(
-                    worker,
-                    TaskEvent {
-                        id: t.id,
-                        label: t.label.to_owned(),
-                        worker: TraceWorker::Thread(worker),
-                        submitted: t.trace.offset(t.submitted),
-                        started: t.trace.offset(started),
-                        finished: t.trace.offset(Instant::now()),
-                        outcome: match &outcome {
-                            Ok(_) => Outcome::Ok,
-                            Err(e) => Outcome::Failed(e.to_string()),
-                        },
-                    },
-                );
-            }
-            promise.complete(outcome);
-        }
-    }
-
-    fn fail(self: Box<Self>, error: Error) {
-        match error {
-            Error::Cancelled => self.promise.cancel(),
-            e => self.promise.complete(Err(e)),
-        }
+    move |id| {
+        // Waits made by `f` join the wait-for graph as waits of this task.
+        let _running = crate::sync::handle_waits::running(id);
+        let Some(t) = traced else {
+            return catch_unwind(AssertUnwindSafe(f))
+                .map_err(|p| Error::Panicked(panic_message(&*p)));
+        };
+        let started = Instant::now();
+        let outcome =
+            catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+        let worker = WORKER_INDEX.with(|i| i.get());
+        t.trace.record(
+            worker,
+            TaskEvent {
+                id: t.id,
+                label: t.label.to_owned(),
+                worker: TraceWorker::Thread(worker),
+                submitted: t.trace.offset(t.submitted),
+                started: t.trace.offset(started),
+                finished: t.trace.offset(Instant::now()),
+                outcome: match &outcome {
+                    Ok(_) => Outcome::Ok,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                },
+            },
+        );
+        outcome
     }
 }
 
 enum Message {
-    Run(Box<dyn Job>),
+    Run(Job),
     Stop,
 }
 
@@ -122,7 +103,7 @@ struct Shared {
 
 impl Shared {
     /// Queues `job`; if the pool refuses it, the job's handle is failed with the same error.
-    fn push(&self, job: Box<dyn Job>) -> Result<()> {
+    fn push(&self, job: Job) -> Result<()> {
         if let Some(why) = self.broken.get() {
             job.fail(Error::Broken(why.clone()));
             return Err(Error::Broken(why.clone()));
@@ -139,12 +120,14 @@ impl Shared {
     }
 
     /// A job's submission stamp, when the pool traces.
-    fn stamp(&self, label: &'static str) -> Option<Traced> {
-        self.trace.as_ref().map(|trace| Traced {
-            trace: trace.clone(),
-            id: trace.next_id(),
-            label,
-            submitted: Instant::now(),
+    fn stamp(&self, label: &'static str) -> Option<Box<Traced>> {
+        self.trace.as_ref().map(|trace| {
+            Box::new(Traced {
+                trace: trace.clone(),
+                id: trace.next_id(),
+                label,
+                submitted: Instant::now(),
+            })
         })
     }
 
@@ -246,7 +229,7 @@ impl Spawner {
         T: Send + 'static,
     {
         let traced = self.0.stamp("dependent");
-        let _ = self.0.push(Box::new(TaskJob { f, promise, traced }));
+        let _ = self.0.push(Job::for_promise(promise, work(f, traced)));
     }
 }
 
@@ -436,9 +419,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (promise, handle) = Promise::new();
-        let traced = self.shared.stamp(label);
-        self.shared.push(Box::new(TaskJob { f, promise, traced }))?;
+        let (job, handle) = Job::new(work(f, self.shared.stamp(label)));
+        self.shared.push(job)?;
         Ok(handle)
     }
 
