@@ -34,7 +34,7 @@
 //!
 //! A task's state, its outcome and, for executors that queue closures (the thread pool), the
 //! closure itself live in one reference-counted cell: handles see it with the closure's type
-//! erased, the executor's queue holds it as a [`Job`]. Submitting therefore allocates once, and
+//! erased, the executor's queue holds it as a `Job`. Submitting therefore allocates once, and
 //! the cell is usually freed by the submitting thread (it drops the last handle), which keeps the
 //! allocator's per-thread caches warm. The loom build keeps `std`'s `Arc` (loom's cannot be
 //! unsized), so the model checks the state's atomic, lock and condvar, not the reference count.
