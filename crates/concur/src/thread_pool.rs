@@ -54,24 +54,32 @@ struct Traced {
     submitted: Instant,
 }
 
-/// The work a worker runs for `f`, given its handle's id: `f` with panics caught, as a task of
-/// the wait-for graph, recorded on the timeline when `traced` (boxed, so that the job of an
-/// untraced pool stays small).
-fn work<T, F>(f: F, traced: Option<Box<Traced>>) -> impl FnOnce(usize) -> Result<T> + Send + 'static
+/// Runs `f` for the task with handle id `id`: panics caught, as a task of the wait-for graph
+/// (waits made by `f` are waits of this task).
+fn run_task<T>(f: impl FnOnce() -> T, id: usize) -> Result<T> {
+    let _running = crate::sync::handle_waits::running(id);
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)))
+}
+
+/// The work a worker runs for `f`, given its handle's id.
+fn work<T, F>(f: F) -> impl FnOnce(usize) -> Result<T> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    move |id| run_task(f, id)
+}
+
+/// [`work`], recorded on the timeline. A separate closure type, so that an untraced pool's jobs
+/// do not carry the stamp, and a traced pool's need no second allocation for it.
+fn traced_work<T, F>(f: F, t: Traced) -> impl FnOnce(usize) -> Result<T> + Send + 'static
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     move |id| {
-        // Waits made by `f` join the wait-for graph as waits of this task.
-        let _running = crate::sync::handle_waits::running(id);
-        let Some(t) = traced else {
-            return catch_unwind(AssertUnwindSafe(f))
-                .map_err(|p| Error::Panicked(panic_message(&*p)));
-        };
         let started = Instant::now();
-        let outcome =
-            catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+        let outcome = run_task(f, id);
         let worker = WORKER_INDEX.with(|i| i.get());
         t.trace.record(
             worker,
@@ -263,14 +271,12 @@ impl Shared {
     }
 
     /// A job's submission stamp, when the pool traces.
-    fn stamp(&self, label: &'static str) -> Option<Box<Traced>> {
-        self.trace.as_ref().map(|trace| {
-            Box::new(Traced {
-                trace: trace.clone(),
-                id: trace.next_id(),
-                label,
-                submitted: Instant::now(),
-            })
+    fn stamp(&self, label: &'static str) -> Option<Traced> {
+        self.trace.as_ref().map(|trace| Traced {
+            trace: trace.clone(),
+            id: trace.next_id(),
+            label,
+            submitted: Instant::now(),
         })
     }
 
@@ -392,8 +398,11 @@ impl Spawner {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let traced = self.0.stamp("dependent");
-        let _ = self.0.push(Job::for_promise(promise, work(f, traced)));
+        let job = match self.0.stamp("dependent") {
+            None => Job::for_promise(promise, work(f)),
+            Some(t) => Job::for_promise(promise, traced_work(f, t)),
+        };
+        let _ = self.0.push(job);
     }
 }
 
@@ -576,7 +585,10 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (job, handle) = Job::new(work(f, self.shared.stamp(label)));
+        let (job, handle) = match self.shared.stamp(label) {
+            None => Job::new(work(f)),
+            Some(t) => Job::new(traced_work(f, t)),
+        };
         self.shared.push(job)?;
         Ok(handle)
     }
