@@ -41,9 +41,6 @@ pub fn as_completed<T: Send + 'static>(
     let (tx, rx) = crossbeam_channel::unbounded();
     let (done, pending): (Vec<_>, Vec<_>) = handles.into_iter().partition(Handle::done);
     let remaining = done.len() + pending.len();
-    for h in done {
-        let _ = tx.send(h);
-    }
     for h in pending {
         let tx = tx.clone();
         h.add_done_callback(move |h| {
@@ -51,6 +48,7 @@ pub fn as_completed<T: Send + 'static>(
         });
     }
     AsCompleted {
+        done: done.into_iter(),
         rx,
         remaining,
         deadline,
@@ -60,6 +58,8 @@ pub fn as_completed<T: Send + 'static>(
 
 /// The iterator returned by [`as_completed`].
 pub struct AsCompleted<T> {
+    /// The handles done at the call, yielded first without a trip through `rx`.
+    done: std::vec::IntoIter<Handle<T>>,
     rx: Receiver<Handle<T>>,
     remaining: usize,
     deadline: Option<Instant>,
@@ -72,6 +72,10 @@ impl<T: Send + 'static> Iterator for AsCompleted<T> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.remaining == 0 {
             return None;
+        }
+        if let Some(h) = self.done.next() {
+            self.remaining -= 1;
+            return Some(Ok(h));
         }
         match crate::thread_pool::recv_helping(&self.rx, self.deadline) {
             Some(h) => {
