@@ -1,20 +1,26 @@
 //! The thread pool side by side with the crates users would otherwise pick, in one run.
 //!
 //! Every pool has 2 workers. Groups (criterion reports the median time per iteration and, from
-//! the declared throughput, tasks per second; divide the time by `TASKS` for the cost per task):
+//! the declared throughput, tasks per second; divide the time by the task count for the cost per
+//! task):
 //!
-//! - `noop_100k`: submit 100,000 no-op tasks, then wait for every result. `concur/submit_result`
-//!   waits on each handle in turn; `concur/as_completed` drains [`concur::as_completed`] over all
-//!   of them; `concur/submit_result_traced` is the first with tracing on. Against `rayon/spawn_channel` (`ThreadPool::spawn` + a channel),
-//!   `tokio/spawn_blocking` (a `JoinSet` on a multi-thread runtime) and
-//!   `threadpool/execute_channel` (the `threadpool` crate + a channel). The channels are
-//!   crossbeam's, the one concur itself uses.
+//! - `noop_1m`: submit 1,000,000 no-op tasks, then wait for every result, in order (issue 2's
+//!   "amortized over 1 M tasks"). `concur/submit_result` waits on each handle in turn;
+//!   `concur/submit_result_traced` is the same with tracing on. Against `rayon/spawn_channel`
+//!   (`ThreadPool::spawn` + a channel), `tokio/spawn_blocking` (a `JoinSet` on a multi-thread
+//!   runtime) and `threadpool/execute_channel` (the `threadpool` crate + a channel). The channels
+//!   are crossbeam's.
+//! - `as_completed_100k`: submit 100,000 no-ops and take their results in completion order:
+//!   [`concur::as_completed`] against the same three, whose channel (or `JoinSet::join_next`)
+//!   already yields in completion order.
 //! - `map_1m`: a chunked map of a cheap function over 1,000,000 lazily generated `u64`s:
 //!   concur's `map` (closure) and `map_task` (registered task), chunks of 1,024, against rayon's
 //!   `par_iter` over the same range, reduced in parallel (`par_iter`) or collected in input order
 //!   and summed by the caller as concur's `map` is (`par_iter_collect`).
 //!
-//! Goals (issue 2): concur ≤ 1.5× rayon per task, ≤ 1/10 of tokio's `spawn_blocking`.
+//! Goals (issue 2): concur ≤ 1.5× rayon per task, ≤ 1/10 of tokio's `spawn_blocking`. For a
+//! noisy shared machine, `examples/pool_overhead.rs` runs the `noop` contenders in interleaved
+//! rounds and prints medians and ratios.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -24,7 +30,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use rayon::prelude::*;
 
 const WORKERS: usize = 2;
-const TASKS: u64 = 100_000;
+const NOOP_TASKS: u64 = 1_000_000;
+const AS_COMPLETED_TASKS: u64 = 100_000;
 const MAP_ITEMS: u64 = 1_000_000;
 const CHUNK: usize = 1024;
 
@@ -35,8 +42,11 @@ fn triple(x: u64) -> u64 {
 }
 concur::task! { static TRIPLE: fn(u64) -> u64 = triple; }
 
-/// The sum every `noop_100k` case must produce, so that none can skip work.
-const NOOP_SUM: u64 = TASKS * (TASKS - 1) / 2;
+/// The sum of the no-op tasks' results over `0..n`, which every case must produce, so that none
+/// can skip work.
+const fn noop_sum(n: u64) -> u64 {
+    n * (n - 1) / 2
+}
 /// The sum every `map_1m` case must produce.
 const MAP_SUM: u64 = 3 * (MAP_ITEMS * (MAP_ITEMS - 1) / 2);
 
@@ -59,14 +69,14 @@ impl SendBack {
     }
 }
 
-/// Hands `TASKS` [`SendBack`] tasks to `spawn` (which runs each on a pool), then receives every
-/// result; returns their sum.
-fn spawn_and_drain(spawn: impl Fn(SendBack)) -> u64 {
+/// Hands `n` [`SendBack`] tasks to `spawn` (which runs each on a pool), then receives every
+/// result, in completion order; returns their sum.
+fn spawn_and_drain(n: u64, spawn: impl Fn(SendBack)) -> u64 {
     let (tx, rx) = crossbeam_channel::unbounded();
-    for i in 0..TASKS {
+    for i in 0..n {
         spawn(SendBack { tx: tx.clone(), i });
     }
-    (0..TASKS)
+    (0..n)
         .map(|_| rx.recv().expect("a worker dropped its sender"))
         .sum()
 }
@@ -81,9 +91,9 @@ fn concur_and_rayon() -> (concur::ThreadPool, rayon::ThreadPool) {
     (concur_pool, rayon_pool)
 }
 
-/// Submits `TASKS` no-ops to a concur pool; their handles in submission order.
-fn submit_all(pool: &concur::ThreadPool) -> Vec<concur::Handle<u64>> {
-    (0..TASKS)
+/// Submits `n` no-ops to a concur pool; their handles in submission order.
+fn submit_all(pool: &concur::ThreadPool, n: u64) -> Vec<concur::Handle<u64>> {
+    (0..n)
         .map(|i| pool.submit(move || black_box(i)).expect("submit"))
         .collect()
 }
@@ -93,27 +103,86 @@ fn chunked_sum<It: Iterator>(map: concur::Map<'_, It, u64>) -> u64 {
     map.chunksize(CHUNK).map(|r| r.expect("triple")).sum()
 }
 
-fn noop(c: &mut Criterion) {
-    let (concur_pool, rayon_pool) = concur_and_rayon();
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .max_blocking_threads(WORKERS)
-        .build()
-        .expect("tokio runtime");
-    let threadpool_pool = threadpool::ThreadPool::new(WORKERS);
+/// Waits on each handle in turn; the sum of the results.
+fn sum_in_order(handles: Vec<concur::Handle<u64>>) -> u64 {
+    handles
+        .into_iter()
+        .map(|h| h.into_result().expect("no-op"))
+        .sum()
+}
 
-    let mut group = c.benchmark_group("noop_100k");
+/// The competitors of both no-op groups, 2 workers each.
+struct Others {
+    rayon: rayon::ThreadPool,
+    tokio: tokio::runtime::Runtime,
+    threadpool: threadpool::ThreadPool,
+}
+
+impl Others {
+    fn new() -> Others {
+        Others {
+            rayon: rayon::ThreadPoolBuilder::new()
+                .num_threads(WORKERS)
+                .build()
+                .expect("rayon pool"),
+            tokio: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(WORKERS)
+                .max_blocking_threads(WORKERS)
+                .build()
+                .expect("tokio runtime"),
+            threadpool: threadpool::ThreadPool::new(WORKERS),
+        }
+    }
+
+    /// Adds the three competitors over `n` no-ops to `group`; each takes its results in
+    /// completion order.
+    fn bench<M: criterion::measurement::Measurement>(
+        &self,
+        group: &mut BenchmarkGroup<'_, M>,
+        n: u64,
+    ) {
+        group.bench_function("rayon/spawn_channel", |b| {
+            b.iter(|| {
+                let sum = spawn_and_drain(n, |task| self.rayon.spawn(move || task.run()));
+                assert_eq!(sum, noop_sum(n));
+            })
+        });
+        group.bench_function("tokio/spawn_blocking", |b| {
+            b.iter(|| {
+                let sum = self.tokio.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for i in 0..n {
+                        set.spawn_blocking(move || black_box(i));
+                    }
+                    let mut sum = 0;
+                    while let Some(r) = set.join_next().await {
+                        sum += r.expect("no-op");
+                    }
+                    sum
+                });
+                assert_eq!(sum, noop_sum(n));
+            })
+        });
+        group.bench_function("threadpool/execute_channel", |b| {
+            b.iter(|| {
+                let sum = spawn_and_drain(n, |task| self.threadpool.execute(move || task.run()));
+                assert_eq!(sum, noop_sum(n));
+            })
+        });
+    }
+}
+
+fn noop(c: &mut Criterion) {
+    let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
+    let others = Others::new();
+    let mut group = c.benchmark_group("noop_1m");
     short(&mut group);
-    group.throughput(Throughput::Elements(TASKS));
+    group.throughput(Throughput::Elements(NOOP_TASKS));
 
     group.bench_function("concur/submit_result", |b| {
         b.iter(|| {
-            let handles = submit_all(&concur_pool);
-            let sum: u64 = handles
-                .into_iter()
-                .map(|h| h.into_result().expect("no-op"))
-                .sum();
-            assert_eq!(sum, NOOP_SUM);
+            let sum = sum_in_order(submit_all(&concur_pool, NOOP_TASKS));
+            assert_eq!(sum, noop_sum(NOOP_TASKS));
         })
     });
 
@@ -126,56 +195,27 @@ fn noop(c: &mut Criterion) {
         .expect("traced pool");
     group.bench_function("concur/submit_result_traced", |b| {
         b.iter(|| {
-            let handles = submit_all(&traced_pool);
-            let sum: u64 = handles
-                .into_iter()
-                .map(|h| h.into_result().expect("no-op"))
-                .sum();
-            assert_eq!(sum, NOOP_SUM);
+            let sum = sum_in_order(submit_all(&traced_pool, NOOP_TASKS));
+            assert_eq!(sum, noop_sum(NOOP_TASKS));
             traced_pool.trace().expect("traced").clear();
         })
     });
+    others.bench(&mut group, NOOP_TASKS);
+    group.finish();
 
+    let mut group = c.benchmark_group("as_completed_100k");
+    short(&mut group);
+    group.throughput(Throughput::Elements(AS_COMPLETED_TASKS));
     group.bench_function("concur/as_completed", |b| {
         b.iter(|| {
-            let handles = submit_all(&concur_pool);
+            let handles = submit_all(&concur_pool, AS_COMPLETED_TASKS);
             let sum: u64 = as_completed(handles, None)
                 .map(|h| h.expect("no timeout").into_result().expect("no-op"))
                 .sum();
-            assert_eq!(sum, NOOP_SUM);
+            assert_eq!(sum, noop_sum(AS_COMPLETED_TASKS));
         })
     });
-
-    group.bench_function("rayon/spawn_channel", |b| {
-        b.iter(|| {
-            let sum = spawn_and_drain(|task| rayon_pool.spawn(move || task.run()));
-            assert_eq!(sum, NOOP_SUM);
-        })
-    });
-
-    group.bench_function("tokio/spawn_blocking", |b| {
-        b.iter(|| {
-            let sum = tokio_rt.block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for i in 0..TASKS {
-                    set.spawn_blocking(move || black_box(i));
-                }
-                let mut sum = 0;
-                while let Some(r) = set.join_next().await {
-                    sum += r.expect("no-op");
-                }
-                sum
-            });
-            assert_eq!(sum, NOOP_SUM);
-        })
-    });
-
-    group.bench_function("threadpool/execute_channel", |b| {
-        b.iter(|| {
-            let sum = spawn_and_drain(|task| threadpool_pool.execute(move || task.run()));
-            assert_eq!(sum, NOOP_SUM);
-        })
-    });
+    others.bench(&mut group, AS_COMPLETED_TASKS);
     group.finish();
 }
 

@@ -30,6 +30,15 @@
 //! then take the lock to read the outcome, so a reader that sees a terminal state always finds the
 //! outcome in place.
 //!
+//! # One allocation per task
+//!
+//! A task's state, its outcome and, for executors that queue closures (the thread pool), the
+//! closure itself live in one reference-counted cell: handles see it with the closure's type
+//! erased, the executor's queue holds it as a `Job`. Submitting therefore allocates once, and
+//! the cell is usually freed by the submitting thread (it drops the last handle), which keeps the
+//! allocator's per-thread caches warm. The loom build keeps `std`'s `Arc` (loom's cannot be
+//! unsized), so the model checks the state's atomic, lock and condvar, not the reference count.
+//!
 //! # Reading the result more than once
 //!
 //! [`Handle::result`] clones the value (it needs `T: Clone`) and can be called any number of times
@@ -48,12 +57,13 @@ use std::time::{Duration, Instant};
 #[cfg(concur_loom)]
 use loom::sync::{
     atomic::{AtomicU8, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
+use std::sync::Arc;
 #[cfg(not(concur_loom))]
 use std::sync::{
     atomic::{AtomicU8, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
 
 use crate::error::{panic_message, Error, Result};
@@ -99,16 +109,53 @@ struct Inner<T> {
     waiters: usize,
 }
 
-struct Shared<T> {
+/// One task's shared allocation: its state and, in `job`, whatever the executor stored beside it
+/// (`()` for a bare [`Promise`], the closure to run for a [`Job`]).
+struct Cell<T, J: ?Sized> {
     state: AtomicU8,
     inner: Mutex<Inner<T>>,
     done: Condvar,
+    job: J,
 }
 
-impl<T> Shared<T> {
+/// What a [`Cell`] may carry beside the state, once its type is erased.
+trait Payload: Send + Sync {}
+impl<P: Send + Sync> Payload for P {}
+
+/// A cell as handles and promises see it.
+type Shared<T> = Cell<T, dyn Payload>;
+
+impl<T, J> Cell<T, J> {
+    fn new(job: J) -> Self {
+        Cell {
+            state: AtomicU8::new(PENDING),
+            inner: Mutex::new(Inner {
+                outcome: None,
+                callbacks: Vec::new(),
+                wakers: Vec::new(),
+                cancel_running: None,
+                waiters: 0,
+            }),
+            done: Condvar::new(),
+            job,
+        }
+    }
+}
+
+impl<T, J: ?Sized> Cell<T, J> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // Callbacks and wakers run outside the lock (rule 3), so nothing user-supplied can poison it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self) -> bool {
+        self.state
+            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn id(&self) -> usize {
+        self as *const Self as *const () as usize
     }
 }
 
@@ -167,17 +214,7 @@ impl<T> Eq for Handle<T> {}
 impl<T: Send + 'static> Promise<T> {
     /// A new pending task: the promise to complete and the handle to give the submitter.
     pub fn new() -> (Promise<T>, Handle<T>) {
-        let shared = Arc::new(Shared {
-            state: AtomicU8::new(PENDING),
-            inner: Mutex::new(Inner {
-                outcome: None,
-                callbacks: Vec::new(),
-                wakers: Vec::new(),
-                cancel_running: None,
-                waiters: 0,
-            }),
-            done: Condvar::new(),
-        });
+        let shared: Arc<Shared<T>> = Arc::new(Cell::new(()));
         (
             Promise {
                 shared: shared.clone(),
@@ -189,10 +226,7 @@ impl<T: Send + 'static> Promise<T> {
     /// Moves the task from pending to running. Returns `false` if it was cancelled first, in which
     /// case the executor must not run it.
     pub fn start(&self) -> bool {
-        self.shared
-            .state
-            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.shared.start()
     }
 
     /// Lets [`Handle::cancel`] succeed while the task runs: `hook` is called once, outside the
@@ -212,6 +246,11 @@ impl<T: Send + 'static> Promise<T> {
         complete(&self.shared, FINISHED, outcome, false);
     }
 
+    /// Completes a task that will not run with `error`; [`Error::Cancelled`] counts as a cancel.
+    fn fail(self, error: Error) {
+        fail(&self.shared, error);
+    }
+
     /// Completes a task that never started as cancelled (for example by `shutdown` with
     /// `cancel_pending`).
     pub fn cancel(self) {
@@ -227,7 +266,7 @@ impl<T: Send + 'static> Promise<T> {
 
     /// The id its handles report from [`Handle::id`].
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as *const () as usize
+        self.shared.id()
     }
 
     /// A handle reading this promise's task.
@@ -295,6 +334,148 @@ fn complete<T: Send + 'static>(
     true
 }
 
+/// Completes a task that will not run: as cancelled for [`Error::Cancelled`], else as failed.
+fn fail<T: Send + 'static>(shared: &Arc<Shared<T>>, error: Error) {
+    match error {
+        Error::Cancelled => complete(shared, CANCELLED, Err(Error::Cancelled), false),
+        error => complete(shared, FINISHED, Err(error), false),
+    };
+}
+
+/// A unit of work queued on an executor, bound to the handle it resolves.
+///
+/// [`Job::run`] starts the task (unless its handle was cancelled first), runs the work and
+/// completes the handle with its outcome; [`Job::fail`] resolves the handle without running it.
+/// A job dropped without either resolves its handle with [`Error::Shutdown`] (rule 4). In every
+/// case the work closure is dropped as soon as the job is run or refused.
+pub(crate) struct Job(Option<Arc<dyn Runnable>>);
+
+/// A job with its types erased: what [`Job`] holds.
+trait Runnable: Send + Sync {
+    fn run(self: Arc<Self>);
+    fn fail(self: Arc<Self>, error: Error);
+}
+
+/// The work of a job until a worker takes it.
+///
+/// # Safety rule
+///
+/// Only [`Job`] calls [`Work::take`], through [`Runnable::run`] or [`Runnable::fail`], each of
+/// which consumes the job's unique reference (a `Job` is not `Clone`, and handles see the cell's
+/// payload only as `dyn Payload`, which has no methods). So `take` runs at most once per job, on
+/// one thread, and never concurrently with anything else touching the slot.
+struct Work<W>(std::cell::UnsafeCell<Option<W>>);
+
+// SAFETY: shared references to a `Work` only reach its contents through `take`, which the safety
+// rule above confines to one call on one thread; the work itself moves to that thread, hence
+// `W: Send`.
+unsafe impl<W: Send> Sync for Work<W> {}
+
+impl<W> Work<W> {
+    fn new(work: W) -> Self {
+        Work(std::cell::UnsafeCell::new(Some(work)))
+    }
+
+    /// Moves the work out. Callers follow the safety rule above.
+    fn take(&self) -> Option<W> {
+        // SAFETY: by the safety rule, this is the only access to the slot, ever, but for the
+        // drop of the whole cell, which cannot overlap a borrow of it.
+        unsafe { (*self.0.get()).take() }
+    }
+}
+
+/// A job stored in its handle's own cell (one allocation, see the module docs).
+impl<T, W> Runnable for Cell<T, Work<W>>
+where
+    T: Send + 'static,
+    W: FnOnce(usize) -> Result<T> + Send + 'static,
+{
+    fn run(self: Arc<Self>) {
+        if let Some(work) = self.job.take() {
+            if self.start() {
+                let outcome = work(self.id());
+                complete(&(self as Arc<Shared<T>>), FINISHED, outcome, false);
+            }
+        }
+    }
+
+    fn fail(self: Arc<Self>, error: Error) {
+        drop(self.job.take());
+        fail(&(self as Arc<Shared<T>>), error);
+    }
+}
+
+/// A job completing a [`Promise`] made earlier (for work queued after its handle was handed out).
+impl<T, W> Runnable for Work<(Promise<T>, W)>
+where
+    T: Send + 'static,
+    W: FnOnce(usize) -> Result<T> + Send + 'static,
+{
+    fn run(self: Arc<Self>) {
+        if let Some((promise, work)) = self.take() {
+            if promise.start() {
+                let outcome = work(promise.id());
+                promise.complete(outcome);
+            }
+        }
+    }
+
+    fn fail(self: Arc<Self>, error: Error) {
+        if let Some((promise, work)) = self.take() {
+            drop(work);
+            promise.fail(error);
+        }
+    }
+}
+
+impl Job {
+    /// A job running `work` and the handle it resolves, in one allocation. `work` gets the
+    /// handle's [`id`](Handle::id).
+    pub(crate) fn new<T, W>(work: W) -> (Job, Handle<T>)
+    where
+        T: Send + 'static,
+        W: FnOnce(usize) -> Result<T> + Send + 'static,
+    {
+        let cell = Arc::new(Cell::<T, _>::new(Work::new(work)));
+        let handle = Handle {
+            shared: cell.clone(),
+        };
+        (Job(Some(cell)), handle)
+    }
+
+    /// A job running `work` to complete `promise`; `work` gets the promise's id.
+    pub(crate) fn for_promise<T, W>(promise: Promise<T>, work: W) -> Job
+    where
+        T: Send + 'static,
+        W: FnOnce(usize) -> Result<T> + Send + 'static,
+    {
+        Job(Some(Arc::new(Work::new((promise, work)))))
+    }
+
+    /// Runs the work unless the handle was cancelled first, then completes the handle.
+    pub(crate) fn run(mut self) {
+        if let Some(job) = self.0.take() {
+            job.run();
+        }
+    }
+
+    /// Resolves the handle without running the work: cancelled for [`Error::Cancelled`], else
+    /// failed with `error`.
+    pub(crate) fn fail(mut self, error: Error) {
+        if let Some(job) = self.0.take() {
+            job.fail(error);
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(job) = self.0.take() {
+            job.fail(Error::Shutdown);
+        }
+    }
+}
+
 fn run_callback<T>(callback: Callback<T>, handle: &Handle<T>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(handle))) {
         CALLBACK_PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -315,7 +496,7 @@ impl<T: Send + 'static> Handle<T> {
 
     /// An identity shared by all clones of this handle (and no other handle while it lives).
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as *const () as usize
+        self.shared.id()
     }
 
     /// The task's current state.
@@ -676,5 +857,67 @@ mod loom_model {
             assert_eq!(handle.result(), Err(Error::Shutdown));
             t.join().unwrap();
         });
+    }
+}
+
+#[cfg(all(test, not(concur_loom)))]
+mod job_tests {
+    //! [`Job`]: the one-allocation path the thread pool takes.
+    use super::*;
+
+    #[test]
+    fn a_run_job_completes_its_handle_with_the_work_given_its_id() {
+        let (job, handle) = Job::new(Ok);
+        assert_eq!(handle.state(), State::Pending);
+        job.run();
+        assert_eq!(handle.result(), Ok(handle.id()));
+    }
+
+    #[test]
+    fn a_dropped_job_resolves_shutdown_and_drops_its_work_at_once() {
+        let token = Arc::new(());
+        let held = token.clone();
+        let (job, handle) = Job::new(move |_| {
+            drop(held);
+            Ok(1u32)
+        });
+        assert_eq!(Arc::strong_count(&token), 2);
+        drop(job);
+        assert_eq!(handle.result(), Err(Error::Shutdown));
+        assert_eq!(Arc::strong_count(&token), 1, "the work outlived its job");
+    }
+
+    #[test]
+    fn a_cancelled_job_never_runs_and_its_work_is_dropped_when_dequeued() {
+        let token = Arc::new(());
+        let held = token.clone();
+        let (job, handle) = Job::new(move |_| -> Result<u32> { panic!("ran {held:?}") });
+        assert!(handle.cancel());
+        assert_eq!(Arc::strong_count(&token), 2);
+        job.run();
+        assert_eq!(Arc::strong_count(&token), 1);
+        assert_eq!(handle.result(), Err(Error::Cancelled));
+        assert!(handle.cancelled());
+    }
+
+    #[test]
+    fn a_failed_job_reports_its_error_and_cancelled_counts_as_cancel() {
+        let (job, handle) = Job::new(|_| Ok(1u32));
+        job.fail(Error::Broken("init".into()));
+        assert_eq!(handle.result(), Err(Error::Broken("init".into())));
+        let (job, handle) = Job::new(|_| Ok(1u32));
+        job.fail(Error::Cancelled);
+        assert!(handle.cancelled());
+    }
+
+    #[test]
+    fn a_promise_job_completes_the_promise_made_earlier() {
+        let (promise, handle) = Promise::new();
+        let id = promise.id();
+        Job::for_promise(promise, Ok).run();
+        assert_eq!(handle.result(), Ok(id));
+        let (promise, handle) = Promise::<u32>::new();
+        drop(Job::for_promise(promise, |_| Ok(1)));
+        assert_eq!(handle.result(), Err(Error::Shutdown));
     }
 }

@@ -15,42 +15,36 @@
 //!   optionally cancels what is queued, and optionally joins the workers. Dropping the pool is
 //!   `shutdown(true, false)`: every accepted task runs.
 //!
+//! # Cost per task
+//!
+//! A submit allocates once (the handle's cell holds the closure, see [`handle`](crate::handle))
+//! and takes the queue's lock once; nothing is freed on the worker. Idle workers spin and yield
+//! briefly before they park, and a submit wakes one parked worker only when some worker is
+//! parked, so a busy pool makes no wake-up syscalls. Tracing off costs one untaken branch.
+//!
 //! # How shutdown stays exact
 //!
-//! `gate` counts submitters inside `submit` (in units of two) and carries a *closed* bit (bit 0).
-//! `shutdown` sets the bit, then waits until no submitter is inside, then queues one stop message
-//! per worker. Every accepted job is therefore queued before the first stop message, and FIFO
-//! order runs it before any worker exits. A job that is never run (its pool vanished) resolves as
+//! The queue carries a *closed* flag under its lock. A submit checks it and queues its job in one
+//! critical section; `shutdown` sets it, then queues one stop message per worker. Every accepted
+//! job is therefore queued before the first stop message, and FIFO order runs it before any
+//! worker exits. A job that is never run (its pool vanished) resolves as
 //! `Shutdown` through its promise's drop (handle rule 4).
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 
 use crate::error::{panic_message, Error, Result};
 use crate::executor::{ChunkHandle, Executor, Map};
-use crate::handle::{Handle, Promise};
+use crate::handle::{Handle, Job, Promise};
 use crate::task::{run_each, TaskFn, Wire};
 use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
-
-/// A queued unit of work, type-erased.
-trait Job: Send {
-    /// Runs the task, unless its handle was cancelled first.
-    fn run(self: Box<Self>);
-    /// Resolves the handle without running the task.
-    fn fail(self: Box<Self>, error: Error);
-}
-
-struct TaskJob<F, T: Send + 'static> {
-    f: F,
-    promise: Promise<T>,
-    traced: Option<Traced>,
-}
 
 /// What a traced job remembers from its submission.
 struct Traced {
@@ -60,61 +54,204 @@ struct Traced {
     submitted: Instant,
 }
 
-impl<F, T> Job for TaskJob<F, T>
+/// Runs `f` for the task with handle id `id`: panics caught, as a task of the wait-for graph
+/// (waits made by `f` are waits of this task).
+fn run_task<T>(f: impl FnOnce() -> T, id: usize) -> Result<T> {
+    let _running = crate::sync::handle_waits::running(id);
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)))
+}
+
+/// The work a worker runs for `f`, given its handle's id.
+fn work<T, F>(f: F) -> impl FnOnce(usize) -> Result<T> + Send + 'static
 where
-    F: FnOnce() -> T + Send,
+    F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Box<Self>) {
-        let TaskJob { f, promise, traced } = *self;
-        if promise.start() {
-            // Waits made by `f` join the wait-for graph as waits of this task.
-            let _running = crate::sync::handle_waits::running(promise.id());
-            let started = traced.as_ref().map(|_| Instant::now());
-            let outcome =
-                catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
-            if let (Some(t), Some(started)) = (traced, started) {
-                let worker = WORKER_INDEX.with(|i| i.get());
-                t.trace.record(
-                    worker,
-                    TaskEvent {
-                        id: t.id,
-                        label: t.label.to_owned(),
-                        worker: TraceWorker::Thread(worker),
-                        submitted: t.trace.offset(t.submitted),
-                        started: t.trace.offset(started),
-                        finished: t.trace.offset(Instant::now()),
-                        outcome: match &outcome {
-                            Ok(_) => Outcome::Ok,
-                            Err(e) => Outcome::Failed(e.to_string()),
-                        },
-                    },
-                );
-            }
-            promise.complete(outcome);
-        }
-    }
+    move |id| run_task(f, id)
+}
 
-    fn fail(self: Box<Self>, error: Error) {
-        match error {
-            Error::Cancelled => self.promise.cancel(),
-            e => self.promise.complete(Err(e)),
-        }
+/// [`work`], recorded on the timeline. A separate closure type, so that an untraced pool's jobs
+/// do not carry the stamp, and a traced pool's need no second allocation for it.
+fn traced_work<T, F>(f: F, t: Traced) -> impl FnOnce(usize) -> Result<T> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    move |id| {
+        let started = Instant::now();
+        let outcome = run_task(f, id);
+        let worker = WORKER_INDEX.with(|i| i.get());
+        t.trace.record(
+            worker,
+            TaskEvent {
+                id: t.id,
+                label: t.label.to_owned(),
+                worker: TraceWorker::Thread(worker),
+                submitted: t.trace.offset(t.submitted),
+                started: t.trace.offset(started),
+                finished: t.trace.offset(Instant::now()),
+                outcome: match &outcome {
+                    Ok(_) => Outcome::Ok,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                },
+            },
+        );
+        outcome
     }
 }
 
 enum Message {
-    Run(Box<dyn Job>),
+    Run(Job),
     Stop,
 }
 
 type Initializer = Arc<dyn Fn() -> std::result::Result<(), String> + Send + Sync>;
 
+/// The pool's FIFO queue of messages, with the parking of idle workers.
+///
+/// A `VecDeque` behind a lock: pushing and popping never allocate or free per job (a linked
+/// channel frees a block on the worker for every few jobs, which contends with the submitter's
+/// allocations in `malloc`). An idle worker first spins and yields briefly, watching `len`; then
+/// it counts itself in `sleepers` and blocks on `bell`, and a push rings the bell only while
+/// someone sleeps, so a busy pool makes no wake-up syscalls.
+///
+/// No lost wake-up: a worker registers as a sleeper under the lock, after seeing the queue
+/// empty under that same lock; a push reads `sleepers` under the lock after queueing. Whichever
+/// takes the lock second sees the other's write. A woken worker may find the job taken by another
+/// (a spurious wake-up); it just looks again.
+struct Queue {
+    messages: Mutex<Messages>,
+    /// `messages.len()`, stored under the lock; read without it only as a hint while spinning.
+    len: AtomicUsize,
+    /// Workers blocked (or about to block) on `bell`; changed under the lock.
+    sleepers: AtomicUsize,
+    bell: Sender<()>,
+    /// The receiving end of `bell`; bounded by the number of workers, so ringing never allocates.
+    rung: Receiver<()>,
+}
+
+/// What [`Queue`]'s lock guards.
+struct Messages {
+    queued: VecDeque<Message>,
+    /// Set by `shutdown`: jobs are refused from then on.
+    closed: bool,
+}
+
+impl Queue {
+    fn new(workers: usize) -> Queue {
+        let (bell, rung) = crossbeam_channel::bounded(workers);
+        Queue {
+            messages: Mutex::new(Messages {
+                queued: VecDeque::new(),
+                closed: false,
+            }),
+            len: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            bell,
+            rung,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Messages> {
+        // Only this module's code runs under the lock, and none of it panics.
+        self.messages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `job`, or gives it back if the queue is closed.
+    fn push_job(&self, job: Job) -> std::result::Result<(), Job> {
+        let messages = self.lock();
+        if messages.closed {
+            return Err(job);
+        }
+        self.push_locked(messages, Message::Run(job));
+        Ok(())
+    }
+
+    /// Queues `message` even if the queue is closed (stop messages).
+    fn push(&self, message: Message) {
+        self.push_locked(self.lock(), message);
+    }
+
+    fn push_locked(&self, mut messages: std::sync::MutexGuard<'_, Messages>, message: Message) {
+        messages.queued.push_back(message);
+        self.len.store(messages.queued.len(), Ordering::Relaxed);
+        let sleeping = self.sleepers.load(Ordering::Relaxed) > 0;
+        drop(messages);
+        if sleeping {
+            // Full means every sleeper already has a wake-up coming.
+            let _ = self.bell.try_send(());
+        }
+    }
+
+    /// Refuses jobs from now on; returns whether it already did.
+    fn close(&self) -> bool {
+        std::mem::replace(&mut self.lock().closed, true)
+    }
+
+    fn try_pop(&self) -> Option<Message> {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut messages = self.lock();
+        let message = messages.queued.pop_front();
+        self.len.store(messages.queued.len(), Ordering::Relaxed);
+        message
+    }
+
+    /// Spins and yields briefly for a message; `None` if none came.
+    fn pop_spinning(&self) -> Option<Message> {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            if let Some(message) = self.try_pop() {
+                return Some(message);
+            }
+            if backoff.is_completed() {
+                return None;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Registers this thread as a sleeper unless a message is queued, which it takes instead.
+    fn sleep_or_pop(&self) -> Option<Message> {
+        let mut messages = self.lock();
+        if let Some(message) = messages.queued.pop_front() {
+            self.len.store(messages.queued.len(), Ordering::Relaxed);
+            return Some(message);
+        }
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Ends a sleep begun by [`sleep_or_pop`](Self::sleep_or_pop).
+    fn woke(&self) {
+        let _messages = self.lock();
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Rings for a sleeper if work is queued: called by a helping waiter that leaves, in case it
+    /// consumed the wake-up meant for that work. (Woken through the bell, it saw everything the
+    /// ringer saw, so these loads are not stale.)
+    fn pass_on(&self) {
+        if self.len.load(Ordering::Relaxed) > 0 && self.sleepers.load(Ordering::Relaxed) > 0 {
+            let _ = self.bell.try_send(());
+        }
+    }
+
+    /// The next message, blocking while there is none.
+    fn pop(&self) -> Message {
+        loop {
+            if let Some(message) = self.pop_spinning().or_else(|| self.sleep_or_pop()) {
+                return message;
+            }
+            let _ = self.rung.recv();
+            self.woke();
+        }
+    }
+}
+
 struct Shared {
-    queue: Sender<Message>,
-    receiver: Receiver<Message>,
-    /// Bit 0: closed. Bits 1..: submitters inside `submit`, counted in twos.
-    gate: AtomicUsize,
+    queue: Queue,
     broken: OnceLock<String>,
     workers: usize,
     trace: Option<Arc<Trace>>,
@@ -122,20 +259,15 @@ struct Shared {
 
 impl Shared {
     /// Queues `job`; if the pool refuses it, the job's handle is failed with the same error.
-    fn push(&self, job: Box<dyn Job>) -> Result<()> {
+    fn push(&self, job: Job) -> Result<()> {
         if let Some(why) = self.broken.get() {
             job.fail(Error::Broken(why.clone()));
             return Err(Error::Broken(why.clone()));
         }
-        if self.gate.fetch_add(2, Ordering::AcqRel) & 1 == 1 {
-            self.gate.fetch_sub(2, Ordering::AcqRel);
+        self.queue.push_job(job).map_err(|job| {
             job.fail(Error::Shutdown);
-            return Err(Error::Shutdown);
-        }
-        // The receiver lives in `Shared`, so the channel cannot be disconnected here.
-        let _ = self.queue.send(Message::Run(job));
-        self.gate.fetch_sub(2, Ordering::AcqRel);
-        Ok(())
+            Error::Shutdown
+        })
     }
 
     /// A job's submission stamp, when the pool traces.
@@ -164,11 +296,11 @@ impl Shared {
     fn break_pool(&self, why: String) {
         let _ = self.broken.set(why);
         let why = self.broken.get().cloned().unwrap_or_default();
-        while let Ok(message) = self.receiver.try_recv() {
+        while let Some(message) = self.queue.try_pop() {
             match message {
                 Message::Run(job) => job.fail(Error::Broken(why.clone())),
                 Message::Stop => {
-                    let _ = self.queue.send(Message::Stop);
+                    self.queue.push(Message::Stop);
                     break;
                 }
             }
@@ -201,28 +333,49 @@ pub(crate) fn recv_helping<M>(rx: &Receiver<M>, deadline: Option<Instant>) -> Op
             Some(d) => rx.recv_deadline(d).ok(),
         };
     };
+    /// Passes a wake-up on whenever the helping waiter leaves.
+    struct Leaving<'a>(&'a Queue);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            self.0.pass_on();
+        }
+    }
+    let _leaving = Leaving(&pool.queue);
     let never = crossbeam_channel::never();
+    let plain_recv = || match deadline {
+        None => rx.recv().ok(),
+        Some(d) => rx.recv_deadline(d).ok(),
+    };
     loop {
+        match rx.try_recv() {
+            Ok(m) => return Some(m),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        let message = pool.queue.try_pop().or_else(|| pool.queue.sleep_or_pop());
+        if let Some(message) = message {
+            if let Message::Stop = message {
+                pool.queue.push(Message::Stop);
+                return plain_recv();
+            }
+            pool.run(message);
+            continue;
+        }
+        // Registered as a sleeper: wait for `rx`, a job or the deadline.
         let timeout = match deadline {
             Some(d) => crossbeam_channel::at(d),
             None => never.clone(),
         };
         select! {
-            recv(rx) -> m => return m.ok(),
-            recv(pool.receiver) -> job => match job {
-                Ok(Message::Stop) => {
-                    let _ = pool.queue.send(Message::Stop);
-                    return match deadline {
-                        None => rx.recv().ok(),
-                        Some(d) => rx.recv_deadline(d).ok(),
-                    };
-                }
-                Ok(message) => {
-                    pool.run(message);
-                }
-                Err(_) => return rx.recv().ok(),
-            },
-            recv(timeout) -> _ => return None,
+            recv(rx) -> m => {
+                pool.queue.woke();
+                return m.ok();
+            }
+            recv(pool.queue.rung) -> _ => pool.queue.woke(),
+            recv(timeout) -> _ => {
+                pool.queue.woke();
+                return None;
+            }
         }
     }
 }
@@ -245,8 +398,11 @@ impl Spawner {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let traced = self.0.stamp("dependent");
-        let _ = self.0.push(Box::new(TaskJob { f, promise, traced }));
+        let job = match self.0.stamp("dependent") {
+            None => Job::for_promise(promise, work(f)),
+            Some(t) => Job::for_promise(promise, traced_work(f, t)),
+        };
+        let _ = self.0.push(job);
     }
 
     /// Whether this spawner queues on `pool`.
@@ -323,11 +479,8 @@ impl ThreadPoolBuilder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let (queue, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
-            queue,
-            receiver,
-            gate: AtomicUsize::new(0),
+            queue: Queue::new(workers),
             broken: OnceLock::new(),
             workers,
             trace: self.trace.then(|| Arc::new(Trace::new(workers))),
@@ -376,11 +529,7 @@ fn worker_loop(shared: Arc<Shared>, init: Option<Initializer>, index: usize) {
         }
     }
     WORKER_OF.with(|w| *w.borrow_mut() = Some(shared.clone()));
-    while let Ok(message) = shared.receiver.recv() {
-        if !shared.run(message) {
-            break;
-        }
-    }
+    while shared.run(shared.queue.pop()) {}
     WORKER_OF.with(|w| *w.borrow_mut() = None);
 }
 
@@ -441,9 +590,11 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (promise, handle) = Promise::new();
-        let traced = self.shared.stamp(label);
-        self.shared.push(Box::new(TaskJob { f, promise, traced }))?;
+        let (job, handle) = match self.shared.stamp(label) {
+            None => Job::new(work(f)),
+            Some(t) => Job::new(traced_work(f, t)),
+        };
+        self.shared.push(job)?;
         Ok(handle)
     }
 
@@ -504,25 +655,22 @@ impl ThreadPool {
     /// so); otherwise they still run. With `wait`, blocks until every worker has exited. Calling
     /// it again is harmless. Called from one of the pool's own tasks, it never waits for itself.
     pub fn shutdown(&self, wait: bool, cancel_pending: bool) {
-        let was_closed = self.shared.gate.fetch_or(1, Ordering::AcqRel) & 1 == 1;
-        while self.shared.gate.load(Ordering::Acquire) > 1 {
-            std::hint::spin_loop();
-        }
+        let was_closed = self.shared.queue.close();
         if cancel_pending {
             let mut stops = 0;
-            while let Ok(message) = self.shared.receiver.try_recv() {
+            while let Some(message) = self.shared.queue.try_pop() {
                 match message {
                     Message::Run(job) => job.fail(Error::Cancelled),
                     Message::Stop => stops += 1,
                 }
             }
             for _ in 0..stops {
-                let _ = self.shared.queue.send(Message::Stop);
+                self.shared.queue.push(Message::Stop);
             }
         }
         if !was_closed {
             for _ in 0..self.shared.workers {
-                let _ = self.shared.queue.send(Message::Stop);
+                self.shared.queue.push(Message::Stop);
             }
         }
         if wait {

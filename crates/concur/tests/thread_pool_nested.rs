@@ -74,3 +74,36 @@ fn timed_wait_inside_a_worker_still_times_out() {
         .unwrap();
     assert_eq!(h.result(), Ok(false));
 }
+
+/// Both workers sleep inside tasks, helping while they wait. A job is queued (its wake-up may go
+/// to either) just as one of them is released to go on with other, non-helping work: if the
+/// released one took the wake-up, it must pass it on, or the job would wait for the other.
+#[test]
+fn a_released_waiter_passes_its_wake_up_on_to_the_other_sleeper() {
+    let pool = ThreadPool::new(2).unwrap();
+    for round in 0..200 {
+        let (release_a, a_waits_on) = concur::Promise::<()>::new();
+        let (release_b, b_waits_on) = concur::Promise::<()>::new();
+        let (go_on, a_then_blocks_on) = std::sync::mpsc::channel::<()>();
+        let a = pool
+            .submit(move || {
+                a_waits_on.wait();
+                a_then_blocks_on.recv().is_ok()
+            })
+            .unwrap();
+        let b = pool.submit(move || b_waits_on.wait()).unwrap();
+        while !(a.running() && b.running()) {
+            std::thread::yield_now();
+        }
+        let job = pool.submit(|| 7).unwrap();
+        release_a.complete(Ok(()));
+        assert_eq!(
+            job.result_timeout(Duration::from_secs(20)),
+            Ok(7),
+            "round {round}: the job waited for the second waiter"
+        );
+        go_on.send(()).unwrap();
+        release_b.complete(Ok(()));
+        assert_eq!((a.result(), b.result()), (Ok(true), Ok(())));
+    }
+}

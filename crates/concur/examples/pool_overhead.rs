@@ -1,0 +1,152 @@
+//! Per-task cost of concur's thread pool against rayon, the `threadpool` crate and tokio, measured
+//! in interleaved rounds so that a noisy, shared machine slows every contender alike.
+//!
+//! `cargo run --release -p concur --example pool_overhead -- [tasks] [rounds] [only]` (default
+//! 1,000,000 tasks, 7 rounds; `only` runs just the contenders whose name contains it, for
+//! profiling). Each round runs every contender once on 2 workers: submit `tasks` no-ops, then
+//! wait for every result. It prints, per contender, the median over rounds of the wall-clock and
+//! the CPU time (all threads) per task, and the wall-clock ratios to rayon and tokio. The same
+//! contenders, in the same way, as the criterion bench `noop` group (`benches/thread_pool.rs`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const WORKERS: usize = 2;
+
+/// CPU time used so far by every thread of this process.
+fn cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Sends `i` back to the submitter: the task of the channel-based baselines.
+fn send_back(tx: crossbeam_channel::Sender<u64>, i: u64) {
+    let _ = tx.send(black_box(i));
+}
+
+/// Submits `n` tasks through `spawn`, then sums the `n` results from the channel.
+fn spawn_and_drain(n: u64, spawn: impl Fn(crossbeam_channel::Sender<u64>, u64)) -> u64 {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..n {
+        spawn(tx.clone(), i);
+    }
+    (0..n).map(|_| rx.recv().expect("a worker hung up")).sum()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let tasks: u64 = args.next().map_or(1_000_000, |a| a.parse().expect("tasks"));
+    let rounds: usize = args.next().map_or(7, |a| a.parse().expect("rounds"));
+    let only = args.next().unwrap_or_default();
+    let expected = tasks * (tasks - 1) / 2;
+
+    let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool");
+    let threadpool_pool = threadpool::ThreadPool::new(WORKERS);
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .max_blocking_threads(WORKERS)
+        .build()
+        .expect("tokio runtime");
+
+    let submit_all = || -> Vec<concur::Handle<u64>> {
+        (0..tasks)
+            .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
+            .collect()
+    };
+    type Case<'a> = (&'a str, Box<dyn Fn() -> u64 + 'a>);
+    let cases: Vec<Case> = vec![
+        (
+            "concur submit->result",
+            Box::new(|| {
+                submit_all()
+                    .into_iter()
+                    .map(|h| h.into_result().expect("no-op"))
+                    .sum()
+            }),
+        ),
+        (
+            "concur as_completed",
+            Box::new(|| {
+                concur::as_completed(submit_all(), None)
+                    .map(|h| h.expect("no timeout").into_result().expect("no-op"))
+                    .sum()
+            }),
+        ),
+        (
+            "rayon spawn+channel",
+            Box::new(|| spawn_and_drain(tasks, |tx, i| rayon_pool.spawn(move || send_back(tx, i)))),
+        ),
+        (
+            "threadpool+channel",
+            Box::new(|| {
+                spawn_and_drain(tasks, |tx, i| {
+                    threadpool_pool.execute(move || send_back(tx, i))
+                })
+            }),
+        ),
+        (
+            "tokio spawn_blocking",
+            Box::new(|| {
+                tokio_rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for i in 0..tasks {
+                        set.spawn_blocking(move || black_box(i));
+                    }
+                    let mut sum = 0;
+                    while let Some(r) = set.join_next().await {
+                        sum += r.expect("no-op");
+                    }
+                    sum
+                })
+            }),
+        ),
+    ];
+
+    let mut wall = vec![Vec::new(); cases.len()];
+    let mut cpu = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        for (i, (name, case)) in cases.iter().enumerate() {
+            if !name.contains(&only) {
+                wall[i].push(f64::NAN);
+                cpu[i].push(f64::NAN);
+                continue;
+            }
+            let (t0, c0) = (Instant::now(), cpu_time());
+            let sum = case();
+            let (t1, c1) = (Instant::now(), cpu_time());
+            assert_eq!(sum, expected, "{name} lost results");
+            wall[i].push((t1 - t0).as_nanos() as f64 / tasks as f64);
+            cpu[i].push((c1 - c0).as_nanos() as f64 / tasks as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<(f64, f64)> = (0..cases.len())
+        .map(|i| (median(&mut wall[i]), median(&mut cpu[i])))
+        .collect();
+    let (rayon, tokio) = (medians[2].0, medians[4].0);
+    println!("{tasks} no-op tasks, {WORKERS} workers, median of {rounds} interleaved rounds");
+    println!(
+        "{:<24} {:>10} {:>10} {:>9} {:>9}",
+        "pool", "wall ns", "cpu ns", "/rayon", "/tokio"
+    );
+    for ((name, _), (w, c)) in cases.iter().zip(&medians) {
+        println!(
+            "{name:<24} {w:>10.0} {c:>10.0} {:>8.2}x {:>8.3}x",
+            w / rayon,
+            w / tokio
+        );
+    }
+}
