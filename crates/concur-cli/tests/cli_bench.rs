@@ -170,6 +170,18 @@ fn quick_bench_writes_a_well_formed_report() {
                 .filter(|e| e["ph"] == "X")
                 .count();
             assert_eq!(bars, tasks, "{name}");
+            // Every worker row of the trace is named on the timeline.
+            let texts: Vec<&str> = svg
+                .descendants()
+                .filter_map(|n| n.text())
+                .map(str::trim)
+                .collect();
+            for worker in trace["traceEvents"].as_array().unwrap() {
+                if worker["ph"] == "M" {
+                    let worker = worker["args"]["name"].as_str().unwrap();
+                    assert!(texts.contains(&worker), "{name} does not name {worker}");
+                }
+            }
             let row = rows
                 .iter()
                 .find(|r| {

@@ -74,7 +74,7 @@ impl Scheduler {
                 rank as usize,
                 TaskEvent {
                     id,
-                    label: job.task.to_owned(),
+                    label: job.task.into(),
                     worker: Worker::Rank(rank),
                     submitted: trace.offset(submitted),
                     started: trace.offset(started),

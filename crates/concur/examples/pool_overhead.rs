@@ -6,7 +6,8 @@
 //! profiling). Each round runs every contender once on 2 workers: submit `tasks` no-ops, then
 //! wait for every result. It prints, per contender, the median over rounds of the wall-clock and
 //! the CPU time (all threads) per task, and the wall-clock ratios to rayon and tokio. The same
-//! contenders, in the same way, as the criterion bench `noop` group (`benches/thread_pool.rs`).
+//! contenders, in the same way, as the criterion bench `noop` group (`benches/thread_pool.rs`),
+//! plus concur with tracing on (the cost of recording a timeline).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -47,6 +48,11 @@ fn main() {
     let expected = tasks * (tasks - 1) / 2;
 
     let concur_pool = concur::ThreadPool::new(WORKERS).expect("concur pool");
+    let traced_pool = concur::ThreadPool::builder()
+        .workers(WORKERS)
+        .trace(true)
+        .build()
+        .expect("traced concur pool");
     let rayon_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(WORKERS)
         .build()
@@ -72,6 +78,20 @@ fn main() {
                     .into_iter()
                     .map(|h| h.into_result().expect("no-op"))
                     .sum()
+            }),
+        ),
+        (
+            "concur submit->result, traced",
+            Box::new(|| {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|i| traced_pool.submit(move || black_box(i)).expect("submit"))
+                    .collect();
+                let sum = handles
+                    .into_iter()
+                    .map(|h| h.into_result().expect("no-op"))
+                    .sum();
+                traced_pool.trace().expect("traced").clear(); // each round records anew
+                sum
             }),
         ),
         (
@@ -136,15 +156,19 @@ fn main() {
     let medians: Vec<(f64, f64)> = (0..cases.len())
         .map(|i| (median(&mut wall[i]), median(&mut cpu[i])))
         .collect();
-    let (rayon, tokio) = (medians[2].0, medians[4].0);
+    let wall_of = |prefix: &str| {
+        let i = cases.iter().position(|(name, _)| name.starts_with(prefix));
+        medians[i.expect("a contender by that name")].0
+    };
+    let (rayon, tokio) = (wall_of("rayon"), wall_of("tokio"));
     println!("{tasks} no-op tasks, {WORKERS} workers, median of {rounds} interleaved rounds");
     println!(
-        "{:<24} {:>10} {:>10} {:>9} {:>9}",
+        "{:<30} {:>10} {:>10} {:>9} {:>9}",
         "pool", "wall ns", "cpu ns", "/rayon", "/tokio"
     );
     for ((name, _), (w, c)) in cases.iter().zip(&medians) {
         println!(
-            "{name:<24} {w:>10.0} {c:>10.0} {:>8.2}x {:>8.3}x",
+            "{name:<30} {w:>10.0} {c:>10.0} {:>8.2}x {:>8.3}x",
             w / rayon,
             w / tokio
         );

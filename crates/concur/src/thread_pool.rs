@@ -30,6 +30,7 @@
 //! worker exits. A job that is never run (its pool vanished) resolves as
 //! `Shutdown` through its promise's drop (handle rule 4).
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,9 +47,10 @@ use crate::handle::{Handle, Job, Promise};
 use crate::task::{run_each, TaskFn, Wire};
 use crate::trace::{Outcome, TaskEvent, Trace, Worker as TraceWorker};
 
-/// What a traced job remembers from its submission.
+/// What a traced job remembers from its submission. The trace itself is the running worker's
+/// pool's (a job only ever runs on its own pool's workers), so a job holds no `Arc` to it: no
+/// reference count bounces between the submitting thread and the workers.
 struct Traced {
-    trace: Arc<Trace>,
     id: u64,
     label: &'static str,
     submitted: Instant,
@@ -80,22 +82,29 @@ where
     move |id| {
         let started = Instant::now();
         let outcome = run_task(f, id);
+        let finished = Instant::now();
         let worker = WORKER_INDEX.with(|i| i.get());
-        t.trace.record(
-            worker,
-            TaskEvent {
-                id: t.id,
-                label: t.label.to_owned(),
-                worker: TraceWorker::Thread(worker),
-                submitted: t.trace.offset(t.submitted),
-                started: t.trace.offset(started),
-                finished: t.trace.offset(Instant::now()),
-                outcome: match &outcome {
-                    Ok(_) => Outcome::Ok,
-                    Err(e) => Outcome::Failed(e.to_string()),
+        WORKER_OF.with(|pool| {
+            let pool = pool.borrow();
+            let Some(trace) = pool.as_ref().and_then(|p| p.trace.as_ref()) else {
+                return;
+            };
+            trace.record(
+                worker,
+                TaskEvent {
+                    id: t.id,
+                    label: Cow::Borrowed(t.label),
+                    worker: TraceWorker::Thread(worker),
+                    submitted: trace.offset(t.submitted),
+                    started: trace.offset(started),
+                    finished: trace.offset(finished),
+                    outcome: match &outcome {
+                        Ok(_) => Outcome::Ok,
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    },
                 },
-            },
-        );
+            );
+        });
         outcome
     }
 }
@@ -273,7 +282,6 @@ impl Shared {
     /// A job's submission stamp, when the pool traces.
     fn stamp(&self, label: &'static str) -> Option<Traced> {
         self.trace.as_ref().map(|trace| Traced {
-            trace: trace.clone(),
             id: trace.next_id(),
             label,
             submitted: Instant::now(),

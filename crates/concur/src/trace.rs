@@ -14,6 +14,7 @@
 //! [`Trace::to_chrome_json`] writes the Chrome trace-event format (one complete `"ph": "X"` event
 //! per task, one row per worker), which Perfetto and `chrome://tracing` open.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,8 +58,9 @@ pub enum Outcome {
 pub struct TaskEvent {
     /// The task's sequence number in this trace (submission order).
     pub id: u64,
-    /// What ran: a registered task's name, or `"closure"`.
-    pub label: String,
+    /// What ran: a registered task's name, or `"closure"` (borrowed when static, so recording
+    /// a task allocates nothing for its label).
+    pub label: Cow<'static, str>,
     /// Who ran it.
     pub worker: Worker,
     /// When it was submitted.

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use concur::trace::{Outcome, TaskEvent, Worker};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The fill of a task that succeeded (`#2a6fdb` in the SVG).
 pub const OK_COLOR: RGBColor = RGBColor(0x2a, 0x6f, 0xdb);
@@ -42,15 +43,25 @@ pub fn timeline(path: &Path, title: &str, events: &[TaskEvent]) -> anyhow::Resul
         .y_label_area_size(90)
         .build_cartesian_2d(0.0..span * 1.02, 0.0..rows.len().max(1) as f64)
         .map_err(|e| fail(&e))?;
-    let names: Vec<String> = rows.iter().map(Worker::to_string).collect();
     chart
         .configure_mesh()
         .disable_y_mesh()
         .x_desc("seconds")
-        .y_labels(rows.len().max(1))
-        .y_label_formatter(&|y| names.get(*y as usize).cloned().unwrap_or_default())
+        .y_labels(0)
         .draw()
         .map_err(|e| fail(&e))?;
+    // Each row's name, beside the middle of its row (axis labels would sit on row edges).
+    let name_style =
+        TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    for (row, worker) in rows.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(0.0, row as f64 + 0.5));
+        root.draw(&Text::new(
+            worker.to_string(),
+            (x - 8, y),
+            name_style.clone(),
+        ))
+        .map_err(|e| fail(&e))?;
+    }
     chart
         .draw_series(events.iter().map(|e| {
             let row = rows.iter().position(|w| *w == e.worker).unwrap_or(0) as f64;

@@ -58,7 +58,7 @@ pub fn timed<R>(
     let started = trace.offset(submitted);
     let event = TaskEvent {
         id,
-        label: label.to_string(),
+        label: label.to_string().into(),
         worker,
         submitted: started,
         started,

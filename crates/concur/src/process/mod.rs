@@ -347,7 +347,7 @@ impl Shared {
             ran.pid as usize,
             TaskEvent {
                 id: ran.stamp.id,
-                label: ran.task.to_owned(),
+                label: ran.task.into(),
                 worker: TraceWorker::Process(ran.pid),
                 submitted: trace.offset(ran.stamp.submitted),
                 started: trace.offset(sent),
