@@ -6,6 +6,9 @@ Contract:
   plus ``--books a,b`` (each name percent-encoded into it). Without ``--source``: the seed's public
   URL template and its eight books.
 - ``--mode sequential|threads|processes`` picks the executor; the workloads never branch on it.
+  ``--mode async`` (I/O-bound experiments that give ``run`` a coroutine: wordfreq) runs every item
+  as a coroutine on one thread's event loop, at most ``--workers`` at once, as the seed's asyncio
+  cell does.
 - Every input answers: a failing item is reported (stderr line or JSON ``errors`` entry, naming
   it) and every other item's result is still printed. Any failure makes the exit status 1.
 - Text output is the seed's: one line per result (input order, or completion order with
@@ -19,6 +22,7 @@ Contract:
 """
 
 import argparse
+import asyncio
 import concurrent.futures as cf
 import json
 import os
@@ -43,7 +47,7 @@ SEED_STOP_WORDS = (
     "https://github.com/Alir3z4/stop-words/raw/"
     "25c6a0aea665871e887f155b883e950c3743ce50/english.txt"
 )
-MODES = ("sequential", "threads", "processes")
+MODES = ("sequential", "threads", "processes", "async")
 URL_TIMEOUT_SECONDS = 30
 
 
@@ -152,30 +156,42 @@ def describe(location):
     return f"URL {location}" if isinstance(location, str) else f"file {str(location)!r}"
 
 
-def run(args, command, key, task, inputs, to_json, to_line):
+def run(args, command, key, task, inputs, to_json, to_line, async_task=None):
     """Runs ``task(*arguments)`` for each ``(label, arguments)`` of ``inputs`` on the executor of
-    ``--mode``, prints as the module doc says, and returns the exit status."""
+    ``--mode`` (or ``await async_task(*arguments)`` with ``--mode async``), prints as the module
+    doc says, and returns the exit status."""
+    if args.mode == "async" and async_task is None:
+        raise UsageError(f"--mode async fits I/O-bound work only; {command} runs in sequential, threads or processes")
     results = [None] * len(inputs)
     errors = {}
     as_json = args.json
-    started = time.perf_counter()
-    with make_executor(args) as executor:
-        work_started = time.perf_counter()
-        futures = {executor.submit(task, *arguments): i for i, (_, arguments) in enumerate(inputs)}
-        # Inline tasks finish in submission order, which cf.as_completed (a set) would scramble.
-        completion_order = args.as_completed and not isinstance(executor, InlineExecutor)
-        for future in cf.as_completed(futures) if completion_order else list(futures):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as e:  # noqa: BLE001 - one failed item never loses the others
-                errors[i] = str(e) if isinstance(e, TaskError) else f"{inputs[i][0]}: {e!r}"
-                if not as_json:
-                    print(f"error: {errors[i]}", file=sys.stderr)
-                continue
+
+    def take(i, outcome):
+        """Records item ``i``: ``outcome()`` returns its result or raises its error."""
+        try:
+            results[i] = outcome()
+        except Exception as e:  # noqa: BLE001 - one failed item never loses the others
+            errors[i] = str(e) if isinstance(e, TaskError) else f"{inputs[i][0]}: {e!r}"
             if not as_json:
-                print(to_line(results[i]), flush=True)
+                print(f"error: {errors[i]}", file=sys.stderr)
+            return
+        if not as_json:
+            print(to_line(results[i]), flush=True)
+
+    started = time.perf_counter()
+    if args.mode == "async":
+        work_started = time.perf_counter()
+        asyncio.run(run_coroutines(async_task, inputs, workers_of(args), args.as_completed, take))
         work_seconds = time.perf_counter() - work_started
+    else:
+        with make_executor(args) as executor:
+            work_started = time.perf_counter()
+            futures = {executor.submit(task, *arguments): i for i, (_, arguments) in enumerate(inputs)}
+            # Inline tasks finish in submission order, which cf.as_completed (a set) would scramble.
+            completion_order = args.as_completed and not isinstance(executor, InlineExecutor)
+            for future in cf.as_completed(futures) if completion_order else list(futures):
+                take(futures[future], future.result)
+            work_seconds = time.perf_counter() - work_started
     elapsed_seconds = time.perf_counter() - started
     if as_json:
         report = {
@@ -191,6 +207,52 @@ def run(args, command, key, task, inputs, to_json, to_line):
     else:
         print(f"Elapsed time: {elapsed_seconds:.2f} seconds")
     return 1 if errors else 0
+
+
+async def run_coroutines(task, inputs, limit, completion_order, take):
+    """Runs ``task(*arguments)`` for every input as one coroutine each, at most ``limit`` at once,
+    handing each outcome to ``take`` in input order (or completion order)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(arguments):
+        async with gate:
+            return await task(*arguments)
+
+    tasks = [asyncio.ensure_future(one(arguments)) for _, arguments in inputs]
+    if completion_order:
+        pending = {t: i for i, t in enumerate(tasks)}
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                take(pending.pop(t), t.result)
+    else:
+        for i, t in enumerate(tasks):
+            await asyncio.wait([t])
+            take(i, t.result)
+
+
+async def http_lines(url):
+    """An async iterator over the body of ``url``'s GET, line by line (bytes, ends kept): a
+    plain HTTP/1.0 request over asyncio streams, so the body ends when the server closes."""
+    parts = urllib.parse.urlsplit(url)
+    https = parts.scheme == "https"
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(parts.hostname, parts.port or (443 if https else 80), ssl=https or None),
+        URL_TIMEOUT_SECONDS,
+    )
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        writer.write(f"GET {target} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        await writer.drain()
+        status = (await reader.readline()).split()
+        if len(status) < 2 or status[1] != b"200":
+            raise OSError(f"HTTP status {b' '.join(status[1:]).decode(errors='replace') or 'missing'}")
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass  # headers
+        while raw := await reader.readline():
+            yield raw
+    finally:
+        writer.close()
 
 
 def main(body):

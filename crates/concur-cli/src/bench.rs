@@ -20,8 +20,8 @@
 //!   result is each counter's numbers, which must be all of them, in order.
 //! - If `python3` and `bench/python/` exist, the same cases run there too on the same inputs
 //!   (the same server URLs, the same files), and the table gains the Python work time and the
-//!   ratio Python / concur; otherwise the header says why not. Async and split rows have no
-//!   Python counterpart.
+//!   ratio Python / concur (async rows: asyncio coroutines on one thread); otherwise the header
+//!   says why not. Split rows have no Python counterpart.
 //! - Progress bars on stderr while it runs (hidden when stderr is not a terminal).
 //! - `--out DIR` (default `bench-report/`) receives `bench.json` (schema: `docs/bench-schema.md`),
 //!   `speedup.svg`, and per traced row `trace-<experiment>-<mode>.json` (Chrome trace) and
@@ -432,9 +432,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<bool> {
         Err(why) => header.push(format!("python: skipped ({why})")),
     }
     let python_for = |mode: Mode, variant: Variant| match &python {
-        Ok(dir) if variant != Variant::Split && !matches!(mode, Mode::Async | Mode::Mpi) => {
-            Some(dir)
-        }
+        Ok(dir) if variant != Variant::Split && mode != Mode::Mpi => Some(dir),
         _ => None,
     };
 

@@ -345,3 +345,51 @@ fn serve_prints_its_url_serves_books_and_stops_on_sigterm() {
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// The Python side of `concur bench` (`bench/python/wordfreq.py`) in its asyncio mode, over the
+/// same in-process server: the same answers as concur's async mode, and a missing book fails
+/// alone, naming its URL and status.
+#[test]
+fn python_async_wordfreq_matches_concur_over_the_same_server() {
+    let Some(data) = seed_data() else { return };
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    let server = book_server(&data);
+    let stop = data.join("stop-words-english.txt");
+    let books = "Gulliver,Metamorphosis,No such book,Frankenstein";
+    let concur_report = json_of(
+        wordfreq(
+            &server.base_url(),
+            books,
+            stop.to_str().unwrap(),
+            "async",
+            &[],
+        ),
+        1,
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/python/wordfreq.py");
+    for order in [None, Some("--as-completed")] {
+        let mut python = assert_cmd::Command::new("python3");
+        python
+            .arg(&script)
+            .args(["--json", "--mode", "async", "--workers", "4"])
+            .args(["--source", &format!("{}/{{}}.txt", server.base_url())])
+            .args(["--books", books, "--stop-words", stop.to_str().unwrap()])
+            .args(order);
+        let report = json_of(python, 1);
+        assert_eq!(report["mode"], "async");
+        assert_eq!(report["results"], concur_report["results"], "{order:?}");
+        let errors = errors_of(&report);
+        let url = server.url_for("No such book.txt");
+        assert!(
+            errors.len() == 1 && errors[0].contains(&url) && errors[0].contains("404"),
+            "{order:?}: {errors:?}"
+        );
+    }
+}
