@@ -64,7 +64,7 @@ pub use graph::{after, submit_after, Graph};
 pub use handle::block_on;
 pub use handle::{callback_panics, Handle, HandleFuture, Promise, State};
 pub use process::{init, ProcessPool, ProcessPoolBuilder};
-pub use sequential::Sequential;
+pub use sequential::{Sequential, TracedSequential};
 pub use split::{CancelToken, FirstFound};
 pub use task::{TaskFn, Wire};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};

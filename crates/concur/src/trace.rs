@@ -127,6 +127,44 @@ impl Trace {
         shard.lock().unwrap_or_else(|e| e.into_inner()).push(event);
     }
 
+    /// Runs `call` on this thread and records it as one task of `worker` named `label` (submitted
+    /// when it starts: nothing queued it), with the outcome `outcome` reads from its output. For
+    /// work that runs outside any executor (the caller's own share, a plain thread).
+    ///
+    /// ```
+    /// use concur::trace::{Outcome, Trace, Worker};
+    /// let trace = Trace::new(1);
+    /// let sum = trace.time(Worker::Caller, "sum", || (1..=9).sum::<u32>(), |_| Outcome::Ok);
+    /// assert_eq!(sum, 45);
+    /// assert_eq!(trace.events()[0].label, "sum");
+    /// ```
+    pub fn time<R>(
+        &self,
+        worker: Worker,
+        label: impl Into<Cow<'static, str>>,
+        call: impl FnOnce() -> R,
+        outcome: impl FnOnce(&R) -> Outcome,
+    ) -> R {
+        let (id, started) = (self.next_id(), Instant::now());
+        let output = call();
+        let started = self.offset(started);
+        let event = TaskEvent {
+            id,
+            label: label.into(),
+            worker,
+            submitted: started,
+            started,
+            finished: self.offset(Instant::now()),
+            outcome: outcome(&output),
+        };
+        let shard = match worker {
+            Worker::Thread(i) => i,
+            _ => 0,
+        };
+        self.record(shard, event);
+        output
+    }
+
     /// Every event so far, ordered by start time.
     pub fn events(&self) -> Vec<TaskEvent> {
         let mut all: Vec<TaskEvent> = self

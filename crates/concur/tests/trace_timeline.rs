@@ -84,3 +84,26 @@ fn tracing_is_off_by_default() {
     pool.submit(|| ()).unwrap().wait();
     assert!(pool.trace().is_none());
 }
+
+fn odd_only(x: u64) -> u64 {
+    assert!(x % 2 == 1, "{x} is even");
+    x
+}
+concur::task! { static ODD_ONLY: fn(u64) -> u64 = odd_only; }
+
+#[test]
+fn the_sequential_executor_traces_each_chunk_on_the_caller_in_order() {
+    let executor = concur::TracedSequential::new();
+    let results: Vec<_> = executor
+        .map_task(&ODD_ONLY, [1, 3, 5, 6, 7])
+        .chunksize(2)
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    let events = executor.trace().events();
+    assert_eq!(events.len(), 3, "chunks [1,3] [5,6] [7]");
+    assert!(events.iter().all(|e| e.worker == Worker::Caller));
+    assert!(events.iter().all(|e| e.label == ODD_ONLY.name()));
+    assert!(events.windows(2).all(|w| w[0].finished <= w[1].started));
+    let failed: Vec<bool> = events.iter().map(|e| e.outcome != Outcome::Ok).collect();
+    assert_eq!(failed, [false, true, false], "the chunk holding 6 failed");
+}

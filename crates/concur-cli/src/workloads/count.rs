@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use concur::trace::{Outcome, TaskEvent, Trace, Worker};
 
-use super::traced::timed;
-
 /// Counts `from..=to`, sleeping `delay` after each number, writing one line per number to `out`.
 pub fn count(
     from: u32,
@@ -54,19 +52,13 @@ pub fn run_traced(
     let counter = {
         let (out, trace) = (out.clone(), trace.clone());
         move |worker| {
-            timed(
-                &trace,
-                worker,
-                "count 1..=9",
-                || count(1, 9, delay, &out),
-                outcome,
-            )
-            .map_err(|e| anyhow::anyhow!("the worker's counter failed: {e}"))
+            trace
+                .time(worker, "count 1..=9", || count(1, 9, delay, &out), outcome)
+                .map_err(|e| anyhow::anyhow!("the worker's counter failed: {e}"))
         }
     };
     let main = || {
-        timed(
-            &trace,
+        trace.time(
             Worker::Caller,
             "count 11..=19",
             || count(11, 19, delay, &out),

@@ -15,7 +15,7 @@
 //!   ([`Experiment::run_async`], I/O-bound workloads only) to [`async_mode`], and refuses one
 //!   without, naming the modes that fit.
 //! - Tracing: with [`Options::trace`], thread and process pools are built with tracing on and the
-//!   sequential mode runs on [`traced::TracedSequential`]; the [`Report`] then carries the run's
+//!   sequential mode runs on [`concur::TracedSequential`]; the [`Report`] then carries the run's
 //!   [`concur::TaskEvent`]s. Async and MPI runs are never traced (`events: None`).
 //! - Timing: `elapsed_seconds` spans what the seed's timer spans (starting the executor, the work,
 //!   the callback's printing, shutting the executor down); `work_seconds` only the first submit

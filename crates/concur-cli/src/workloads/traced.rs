@@ -2,100 +2,14 @@
 //!
 //! Contract: [`with_executor_traced`] is [`with_executor`] plus the run's [`TaskEvent`]s when
 //! asked: thread and process pools are built with tracing on; the sequential mode runs on
-//! [`TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode with no
-//! tracing yet (MPI) runs untraced and returns `None` for its events.
+//! [`concur::TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode
+//! with no tracing here (async, MPI) runs untraced and returns `None` for its events.
 //! [`execute`](super::execute) and [`execute_work`](super::execute_work) run every mode
 //! through it (with [`Options::trace`](super::Options::trace)).
 
-use std::sync::Arc;
-use std::time::Instant;
-
-use concur::trace::{Outcome, TaskEvent, Trace, Worker};
-use concur::{Executor, Handle, TaskFn, Wire};
+use concur::trace::TaskEvent;
 
 use super::{with_executor, Mode, WithExecutor};
-
-/// [`concur::Sequential`], recording one event per call in its own [`Trace`].
-#[derive(Debug)]
-pub struct TracedSequential {
-    /// The recorded timeline.
-    pub trace: Arc<Trace>,
-}
-
-impl TracedSequential {
-    fn timed<T>(
-        &self,
-        label: &str,
-        call: impl FnOnce() -> concur::Result<Handle<T>>,
-    ) -> concur::Result<Handle<T>> {
-        // A task's own failures are values (`Result<T, String>`); only a refused submit shows here.
-        timed(
-            &self.trace,
-            Worker::Caller,
-            label,
-            call,
-            |handle| match handle {
-                Ok(_) => Outcome::Ok,
-                Err(e) => Outcome::Failed(e.to_string()),
-            },
-        )
-    }
-}
-
-/// Runs `call` on this thread and records it in `trace` as one task of `worker` named `label`
-/// (submitted when it starts), with the outcome `outcome` reads from its output.
-pub fn timed<R>(
-    trace: &Trace,
-    worker: Worker,
-    label: &str,
-    call: impl FnOnce() -> R,
-    outcome: impl FnOnce(&R) -> Outcome,
-) -> R {
-    let (id, submitted) = (trace.next_id(), Instant::now());
-    let output = call();
-    let outcome = outcome(&output);
-    let finished = trace.offset(Instant::now());
-    let started = trace.offset(submitted);
-    let event = TaskEvent {
-        id,
-        label: label.to_string().into(),
-        worker,
-        submitted: started,
-        started,
-        finished,
-        outcome,
-    };
-    trace.record(0, event);
-    output
-}
-
-impl Executor for TracedSequential {
-    fn workers(&self) -> usize {
-        1
-    }
-
-    fn submit_task<I: Wire, O: Wire>(
-        &self,
-        task: &'static TaskFn<I, O>,
-        input: I,
-    ) -> concur::Result<Handle<O>> {
-        self.timed(task.name(), || concur::Sequential.submit_task(task, input))
-    }
-
-    fn submit_chunk<I: Wire, O: Wire>(
-        &self,
-        task: &'static TaskFn<I, O>,
-        inputs: Vec<I>,
-    ) -> concur::Result<concur::ChunkHandle<O>> {
-        self.timed(task.name(), || {
-            concur::Sequential.submit_chunk(task, inputs)
-        })
-    }
-
-    fn default_window(&self) -> usize {
-        1
-    }
-}
 
 /// [`with_executor`], with tracing on when `trace` is and the mode supports it; also returns
 /// the events (`None` when untraced).
@@ -110,11 +24,9 @@ pub fn with_executor_traced<W: WithExecutor>(
     }
     match mode {
         Mode::Sequential => {
-            let executor = TracedSequential {
-                trace: Arc::new(Trace::new(1)),
-            };
+            let executor = concur::TracedSequential::new();
             let output = work.run(&executor);
-            Ok((output, Some(executor.trace.events())))
+            Ok((output, Some(executor.trace().events())))
         }
         Mode::Threads => {
             let pool = concur::ThreadPool::builder()
