@@ -7,10 +7,15 @@
 //! completion order with `as_completed` (`buffer_unordered`); they come back in input order
 //! either way. A failed item is that item's error; a panicking one becomes that item's error
 //! naming it, never the run's. An experiment without an async form (a CPU-bound one: primes,
-//! fingerprint) is refused before any work, naming the modes that fit.
+//! fingerprint) is refused before any work, naming the modes that fit. Given a [`Trace`], it
+//! records one event per item on the caller's row (the runtime's one thread): submitted when the
+//! run starts, started when the item is first polled (it entered the `concurrency` window),
+//! finished when its future completed — so the bars overlap, which is what coroutines look like.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
+
+use concur::trace::{Outcome as TaskOutcome, TaskEvent, Trace, Worker};
 
 use anyhow::{anyhow, bail};
 use futures_util::future::LocalBoxFuture;
@@ -33,6 +38,7 @@ pub fn run<I: 'static, T: 'static>(
     experiment: Experiment<I, T>,
     concurrency: usize,
     as_completed: bool,
+    trace: Option<&Trace>,
     mut each: impl FnMut(&Value, &Result<T, String>),
 ) -> anyhow::Result<Outcome<T>> {
     let Some(task) = experiment.run_async else {
@@ -53,8 +59,10 @@ pub fn run<I: 'static, T: 'static>(
         let client = sources_client()?;
         let labels = &labels;
         let items = inputs.into_iter().enumerate().map(|(i, input)| {
-            let item = AssertUnwindSafe(task(client.clone(), input)).catch_unwind();
-            item.map(move |outcome| {
+            let client = client.clone();
+            async move {
+                let began = Instant::now(); // first polled: inside the window
+                let outcome = AssertUnwindSafe(task(client, input)).catch_unwind().await;
                 let result = outcome.unwrap_or_else(|panic| {
                     let text = panic
                         .downcast_ref::<&str>()
@@ -63,8 +71,8 @@ pub fn run<I: 'static, T: 'static>(
                         .unwrap_or_default();
                     Err(format!("{}: task panicked: {text}", label_text(&labels[i])))
                 });
-                (i, result)
-            })
+                (i, result, began, Instant::now())
+            }
         });
         let items = futures_util::stream::iter(items);
         let mut done = if as_completed {
@@ -72,7 +80,24 @@ pub fn run<I: 'static, T: 'static>(
         } else {
             items.buffered(concurrency.max(1)).boxed_local()
         };
-        while let Some((i, result)) = done.next().await {
+        while let Some((i, result, began, ended)) = done.next().await {
+            if let Some(trace) = trace {
+                trace.record(
+                    0,
+                    TaskEvent {
+                        id: i as u64,
+                        label: label_text(&labels[i]).into(),
+                        worker: Worker::Caller,
+                        submitted: trace.offset(started),
+                        started: trace.offset(began),
+                        finished: trace.offset(ended),
+                        outcome: match &result {
+                            Ok(_) => TaskOutcome::Ok,
+                            Err(e) => TaskOutcome::Failed(e.clone()),
+                        },
+                    },
+                );
+            }
             each(&labels[i], &result);
             results[i] = Some(result);
         }

@@ -16,7 +16,8 @@
 //!   without, naming the modes that fit.
 //! - Tracing: with [`Options::trace`], thread and process pools are built with tracing on and the
 //!   sequential mode runs on [`concur::TracedSequential`]; the [`Report`] then carries the run's
-//!   [`concur::TaskEvent`]s. Async and MPI runs are never traced (`events: None`).
+//!   [`concur::TaskEvent`]s (async: one per item, see [`async_mode`]). MPI runs are never traced
+//!   (`events: None`).
 //! - Timing: `elapsed_seconds` spans what the seed's timer spans (starting the executor, the work,
 //!   the callback's printing, shutting the executor down); `work_seconds` only the first submit
 //!   to the last result.
@@ -271,9 +272,10 @@ pub fn execute<I: Wire, T: Wire>(
     let (command, key) = (experiment.command, experiment.key);
     execute_with(command, key, options, |workers| {
         if options.mode == Mode::Async {
-            // The async runtime has no executor to trace: its run is reported untraced.
-            let output = async_mode::run(experiment, workers, options.as_completed, each)?;
-            return Ok((output, None));
+            let trace = options.trace.then(|| concur::Trace::new(1));
+            let as_completed = options.as_completed;
+            let output = async_mode::run(experiment, workers, as_completed, trace.as_ref(), each)?;
+            return Ok((output, trace.map(|t| t.events())));
         }
         let run = Run {
             experiment,

@@ -3,7 +3,8 @@
 //! Contract: [`with_executor_traced`] is [`with_executor`] plus the run's [`TaskEvent`]s when
 //! asked: thread and process pools are built with tracing on; the sequential mode runs on
 //! [`concur::TracedSequential`], which times each call on the caller (`Worker::Caller`). A mode
-//! with no tracing here (async, MPI) runs untraced and returns `None` for its events.
+//! with no tracing here (MPI) runs untraced and returns `None` for its events; async runs are
+//! traced by [`super::async_mode`] itself.
 //! [`execute`](super::execute) and [`execute_work`](super::execute_work) run every mode
 //! through it (with [`Options::trace`](super::Options::trace)).
 
