@@ -3,8 +3,9 @@
 //! It is the baseline every other mode is measured against, and what Python's built-in `map`
 //! does. `submit_task` returns an already-finished handle; `map_task` keeps a window of one, so
 //! it computes one item ahead of the consumer at most. A panicking task becomes an error on its
-//! handle, as on every executor. [`TracedSequential`] is the same executor recording a timeline:
-//! one [`TaskEvent`] per submitted task or chunk, on the [`Worker::Caller`] row.
+//! handle, as on every executor. [`TracedSequential`] is the same executor recording a
+//! timeline: one [`TaskEvent`](crate::trace::TaskEvent) per submitted task or chunk, on the
+//! [`Worker::Caller`] row.
 
 use std::sync::Arc;
 
