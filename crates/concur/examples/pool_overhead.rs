@@ -7,7 +7,8 @@
 //! wait for every result. It prints, per contender, the median over rounds of the wall-clock and
 //! the CPU time (all threads) per task, and the wall-clock ratios to rayon and tokio. The same
 //! contenders, in the same way, as the criterion bench `noop` group (`benches/thread_pool.rs`),
-//! plus concur with tracing on (the cost of recording a timeline).
+//! plus concur with tracing on (the cost of recording a timeline) and a floor: the same number
+//! of handles created complete and read back on one thread, with no pool and no other thread.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -99,6 +100,20 @@ fn main() {
             Box::new(|| {
                 concur::as_completed(submit_all(), None)
                     .map(|h| h.expect("no timeout").into_result().expect("no-op"))
+                    .sum()
+            }),
+        ),
+        (
+            "floor: 1 thread, no pool",
+            Box::new(|| {
+                // What creating, completing and reading `tasks` handles costs with no pool at
+                // all: the least any pool handing out a handle per task can cost here.
+                let handles: Vec<_> = (0..tasks)
+                    .map(|i| concur::Handle::ready(Ok(black_box(i))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.into_result().expect("ready"))
                     .sum()
             }),
         ),
