@@ -39,7 +39,7 @@
 //! allocator's per-thread caches warm. The cell is kept small, because a million queued tasks are
 //! a million cells streaming through the caches: done-callbacks, async wakers and the
 //! running-cancel hook live in a separate box made on first use, and an error outcome is boxed,
-//! so a task returning a `u64` takes 80 bytes (it took 168). The loom build keeps `std`'s `Arc` (loom's cannot be
+//! so a task returning a `u64` takes 80 bytes (it took 176). The loom build keeps `std`'s `Arc` (loom's cannot be
 //! unsized), so the model checks the state's atomic, lock and condvar, not the reference count.
 //!
 //! # Reading the result more than once
@@ -895,7 +895,7 @@ mod job_tests {
 
     #[test]
     fn a_job_returning_a_u64_fits_in_80_bytes_with_its_reference_counts() {
-        // What each of a million queued tasks costs in memory (168 bytes before callbacks,
+        // What each of a million queued tasks costs in memory (176 bytes before callbacks,
         // wakers and errors moved out of line).
         fn cell_size<T, W>(_: &W) -> usize {
             std::mem::size_of::<Cell<T, Work<W>>>() + 2 * std::mem::size_of::<usize>()
