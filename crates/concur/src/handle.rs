@@ -39,8 +39,10 @@
 //! allocator's per-thread caches warm. The cell is kept small, because a million queued tasks are
 //! a million cells streaming through the caches: done-callbacks, async wakers and the
 //! running-cancel hook live in a separate box made on first use, and an error outcome is boxed,
-//! so a task returning a `u64` takes 80 bytes (it took 176). The loom build keeps `std`'s `Arc` (loom's cannot be
-//! unsized), so the model checks the state's atomic, lock and condvar, not the reference count.
+//! so a task returning a `u64` takes 80 bytes (it took 176).
+//!
+//! The loom build keeps `std`'s `Arc` (loom's cannot be unsized), so the model checks the state's
+//! atomic, lock and condvar, not the reference count.
 //!
 //! # Reading the result more than once
 //!
