@@ -763,43 +763,30 @@ mod tests {
         assert!(!is_py_space('\u{200b}') && !is_py_space('\u{feff}') && !is_py_space('\u{180e}'));
     }
 
-    #[test]
-    fn sixty_four_byte_space_marks_match_the_byte_table() {
+    /// Every byte value at every position of an `N`-byte block, among neighbours of every
+    /// kind: `marks` sets exactly the bits of the bytes in [`SPACE`], never a neighbour's.
+    fn assert_marks<const N: usize>(marks: impl Fn(&[u8; N]) -> u64) {
         for b in 0..=255u8 {
-            for at in 0..64 {
+            for at in 0..N {
                 for fill in [0u8, b' ', b'A', 0x7f, 0x80, 0xff] {
-                    let mut bytes = [fill; 64];
+                    let mut bytes = [fill; N];
                     bytes[at] = b;
-                    let marks = spaces64(&bytes);
+                    let marks = marks(&bytes);
                     for (i, &x) in bytes.iter().enumerate() {
-                        assert_eq!(
-                            marks >> i & 1 == 1,
-                            SPACE[x as usize],
-                            "{b:#x} at {at}, {i}"
-                        );
+                        let (mark, space) = (marks >> i & 1 == 1, SPACE[x as usize]);
+                        assert_eq!(mark, space, "{b:#x} at {at} among {fill:#x}: bit {i}");
                     }
                 }
             }
         }
-        let tail = tail_spaces(b"a b	");
-        assert_eq!(tail, u64::MAX << 4 | 0b1010);
     }
 
     #[test]
-    fn eight_byte_space_marks_match_the_byte_table() {
-        for b in 0..=255u8 {
-            for at in 0..8 {
-                // The byte among neighbours of every kind: marks never leak between bytes.
-                for fill in [0u8, b' ', b'A', 0x7f, 0x80, 0xff] {
-                    let mut bytes = [fill; 8];
-                    bytes[at] = b;
-                    let marks = spaces8(u64::from_le_bytes(bytes));
-                    for (i, &x) in bytes.iter().enumerate() {
-                        assert_eq!(marks >> i & 1 == 1, SPACE[x as usize], "{bytes:x?} at {i}");
-                    }
-                }
-            }
-        }
+    fn eight_and_sixty_four_byte_space_marks_match_the_byte_table() {
+        assert_marks::<8>(|bytes| spaces8(u64::from_le_bytes(*bytes)));
+        assert_marks::<64>(|bytes| spaces64(bytes));
+        // The tail: its own bytes, then every bit past them set.
+        assert_eq!(tail_spaces(b"a b\t"), u64::MAX << 4 | 0b1010);
     }
 
     /// The seed's counting, spelled out with `py_split` and `py_lower` and a `HashMap`.
