@@ -21,15 +21,18 @@
 //! Speed: a block of lines is read 64 bytes at a time: they are marked for ASCII whitespace in
 //! one 64-bit word (SSE2 compares, sixteen bytes at a time; eight at a time with plain integer
 //! operations elsewhere), and their tokens are read off its bit transitions while the bytes are
-//! still in cache. An ASCII token of up to 16 bytes (nearly every
-//! token of an English book) is loaded, lowered and hashed as two 8-byte words and found in a
-//! table that holds the word inline (16-byte entries for words of up to 8 bytes, 32-byte ones
-//! otherwise). Longer words and words with other characters take the general path; stop words
-//! are looked up once at the end, not per token. Measured and not kept (session 3): an own
-//! flat table (linear probing, or 4-way buckets of one cache line) fed by a queue that prefetches
-//! each word's slot 32 tokens ahead was 25–30% slower than this; on this hardware a random read
-//! within 1 MiB costs no more than one within L1, so probes are bound by instructions and branch
-//! misses, not by cache misses. Reusing one pair of tables across books gained nothing.
+//! still in cache. An ASCII token of up to 16 bytes (nearly every token of an English book) is
+//! loaded, lowered and hashed as two 8-byte words and found in a table that holds the word
+//! inline (16-byte entries for words of up to 8 bytes, 32-byte ones otherwise). Longer words and
+//! words with other characters take the general path; stop words are looked up once at the end,
+//! not per token.
+//!
+//! Measured and not kept (session 3, A/B on the seed books): an own flat table (linear probing,
+//! or 4-way buckets of one cache line) fed by a queue that prefetches each word's slot 32 tokens
+//! ahead was about a third slower than these hashbrown tables, with or without the prefetch;
+//! independent random reads within 1 MiB cost no more than within L1 here, so the probes are
+//! bound by instructions and branch misses rather than cache misses. Reusing one pair of tables
+//! across books, and smaller or larger read buffers, gained nothing.
 
 use std::io::Read;
 
@@ -434,10 +437,10 @@ impl Counts {
 
     /// Counts every token of decoded text (one line or many: newlines are whitespace).
     ///
-    /// Each 64 bytes are marked for ASCII whitespace in one 64-bit word ([`spaces64`], no
-    /// branches), and their tokens read off its bit transitions. An ASCII token of up to 16 bytes is loaded, lowered
-    /// and hashed as two 8-byte words, never copied byte by byte; longer tokens and tokens with
-    /// other characters take the general path.
+    /// Each 64 bytes are marked for ASCII whitespace in one 64-bit word (no branches), and
+    /// their tokens read off its bit transitions. An ASCII token of up to 16 bytes is loaded,
+    /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
+    /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
