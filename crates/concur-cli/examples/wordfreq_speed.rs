@@ -6,9 +6,11 @@
 //! A pass is the whole sequential work for every `*.txt` of BOOKS (name order): open, stream,
 //! decode, count, and pick the most common word that is not a stop word. Each round runs PASSES
 //! passes here, then `bench/python/wordfreq_speed.py` runs PASSES passes of the same work; both
-//! sides time each pass by the CPU time of the thread doing it (here
-//! `/proc/thread-self/schedstat`, wall time where that is missing; there `time.thread_time()`),
-//! so neither start-up nor waiting for a busy CPU counts. The ratio of a round is Python's
+//! sides time each pass by the CPU time of the thread doing it (`clock_gettime` with
+//! `CLOCK_THREAD_CPUTIME_ID` on both: here through libc, wall time where that is missing; there
+//! `time.thread_time()`), so neither start-up nor waiting for a busy CPU counts. (Not
+//! `/proc/thread-self/schedstat`: for the running thread it lags by up to a scheduler tick, 4 ms
+//! here, which made a 10 ms pass read as 8 or 12.) The ratio of a round is Python's
 //! median pass over concur's median pass; the last line is the median ratio over the rounds.
 //! Both sides' results must agree, or the example fails.
 use std::path::{Path, PathBuf};
@@ -18,11 +20,22 @@ use std::time::{Duration, Instant};
 use concur_cli::sources::{load_stop_words, Location};
 use concur_cli::workloads::wordfreq::count_words;
 
-/// CPU time of the calling thread, if Linux tells it.
+/// CPU time of the calling thread, exact to the nanosecond, where the OS tells it.
+#[cfg(unix)]
 fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec, and the call writes nothing else.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
+    ok.then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
+}
+
+/// No thread CPU clock here: [`timed`] falls back to wall time.
+#[cfg(not(unix))]
+fn thread_cpu() -> Option<Duration> {
+    None
 }
 
 /// How long `work` took: thread CPU time, else wall time.

@@ -18,12 +18,21 @@
 //!   not count; punctuation stays part of a token. The most common word wins; a tie goes to the
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
-//! Speed: a block of lines is marked for ASCII whitespace eight bytes at a time into a bitmap,
-//! and tokens are read off its bit transitions; an ASCII token of up to 16 bytes (nearly every
-//! token of an English book) is loaded, lowered and hashed as two 8-byte words and found in a
-//! table that holds the word inline (16-byte entries for words of up to 8 bytes, 32-byte ones
-//! otherwise). Longer words and words with other characters take the general path; stop words
-//! are looked up once at the end, not per token.
+//! Speed: a block of lines is read 64 bytes at a time: they are marked for ASCII whitespace in
+//! one 64-bit word (SSE2 compares, sixteen bytes at a time; eight at a time with plain integer
+//! operations elsewhere), and their tokens are read off its bit transitions while the bytes are
+//! still in cache. An ASCII token of up to 16 bytes (nearly every token of an English book) is
+//! loaded, lowered and hashed as two 8-byte words and found in a table that holds the word
+//! inline (16-byte entries for words of up to 8 bytes, 32-byte ones otherwise). Longer words and
+//! words with other characters take the general path; stop words are looked up once at the end,
+//! not per token.
+//!
+//! Measured and not kept (session 3, A/B on the seed books): an own flat table (linear probing,
+//! or 4-way buckets of one cache line) fed by a queue that prefetches each word's slot 32 tokens
+//! ahead was about a third slower than these hashbrown tables, with or without the prefetch;
+//! independent random reads within 1 MiB cost no more than within L1 here, so the probes are
+//! bound by instructions and branch misses rather than cache misses. Reusing one pair of tables
+//! across books, and smaller read buffers (16 or 64 KiB instead of 256), gained nothing.
 
 use std::io::Read;
 
@@ -172,8 +181,6 @@ pub struct Counts {
     long: Vec<Box<[u8]>>,
     /// The high 32 bits of counts that overflowed an entry's `count`, by `seq`.
     high: rustc_hash::FxHashMap<u32, u64>,
-    /// Scratch: one bit per byte of the text being counted, set for ASCII whitespace.
-    spaces: Vec<u64>,
     /// Scratch: an ASCII token longer than 16 bytes, lowered.
     lowered: Vec<u8>,
 }
@@ -186,7 +193,6 @@ impl Default for Counts {
             table: hashbrown::HashTable::with_capacity(1 << 13),
             long: Vec::new(),
             high: Default::default(),
-            spaces: Vec::new(),
             lowered: Vec::new(),
         }
     }
@@ -219,6 +225,7 @@ fn lower8(x: u64) -> u64 {
 }
 
 /// One bit per byte of eight (bit `i` for byte `i`), set for the bytes in [`SPACE`].
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn spaces8(x: u64) -> u64 {
     let marks = in_range8(x, 0x09, 0x0d) | in_range8(x, 0x1c, 0x20);
@@ -226,26 +233,51 @@ fn spaces8(x: u64) -> u64 {
     (marks >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// Fills `bits` with one bit per byte of `bytes` (bit `i % 64` of word `i / 64`), set for ASCII
-/// whitespace, and for every position from `bytes.len()` to the end of the last word: a token
-/// always ends at a set bit.
-fn space_bits(bytes: &[u8], bits: &mut Vec<u64>) {
-    bits.clear();
-    let mut blocks = bytes.chunks_exact(64);
-    for block in &mut blocks {
-        let mut word = 0;
-        for (i, eight) in block.chunks_exact(8).enumerate() {
-            let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-            word |= spaces8(x) << (8 * i);
-        }
-        bits.push(word);
+/// One bit per byte of a 64-byte `block` (bit `i` for byte `i`), set for the bytes in [`SPACE`]:
+/// sixteen bytes at a time with SSE2 (part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn spaces64(block: &[u8]) -> u64 {
+    use core::arch::x86_64::*;
+    let mut word = 0;
+    for (i, sixteen) in block.chunks_exact(16).enumerate() {
+        // SAFETY: these intrinsics need SSE2 only, which every x86-64 target has enabled; the
+        // load reads the 16 bytes of `sixteen` and needs no alignment.
+        let marks = unsafe {
+            let x = _mm_loadu_si128(sixteen.as_ptr().cast());
+            // `x - lo <= 4` as unsigned bytes, for the ranges 0x09..=0x0d and 0x1c..=0x20.
+            let four = _mm_set1_epi8(4);
+            let a = _mm_sub_epi8(x, _mm_set1_epi8(0x09));
+            let b = _mm_sub_epi8(x, _mm_set1_epi8(0x1c));
+            let in_a = _mm_cmpeq_epi8(_mm_min_epu8(a, four), a);
+            let in_b = _mm_cmpeq_epi8(_mm_min_epu8(b, four), b);
+            _mm_movemask_epi8(_mm_or_si128(in_a, in_b))
+        };
+        word |= u64::from(marks as u16) << (16 * i);
     }
-    let rest = blocks.remainder();
+    word
+}
+
+/// [`spaces64`] without SSE2: eight bytes at a time.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn spaces64(block: &[u8]) -> u64 {
+    let mut word = 0;
+    for (i, eight) in block.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+        word |= spaces8(x) << (8 * i);
+    }
+    word
+}
+
+/// [`spaces64`] for the last `rest.len()` (< 64) bytes of a text, with every bit past them set:
+/// a token always ends at a set bit.
+fn tail_spaces(rest: &[u8]) -> u64 {
     let mut word = u64::MAX << rest.len();
     for (i, &b) in rest.iter().enumerate() {
         word |= u64::from(SPACE[b as usize]) << i;
     }
-    bits.push(word);
+    word
 }
 
 /// The inline part of an [`Entry`] key: the first 16 bytes of `word`, zero-padded.
@@ -405,19 +437,20 @@ impl Counts {
 
     /// Counts every token of decoded text (one line or many: newlines are whitespace).
     ///
-    /// One branch-free pass marks the ASCII whitespace in a bitmap (eight bytes at a time); the
-    /// tokens are then read off the bitmap. An ASCII token of up to 16 bytes is loaded, lowered
-    /// and hashed as two 8-byte words, never copied byte by byte; longer tokens and tokens with
-    /// other characters take the general path.
+    /// Each 64 bytes are marked for ASCII whitespace in one 64-bit word (no branches), and
+    /// their tokens read off its bit transitions. An ASCII token of up to 16 bytes is loaded,
+    /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
+    /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
-        let bytes = text.as_bytes();
-        let mut spaces = std::mem::take(&mut self.spaces);
-        space_bits(bytes, &mut spaces);
+        // Each 64 bytes are marked just before their tokens are read, while they are in cache.
+        let blocks = text.as_bytes().chunks_exact(64);
+        let last = tail_spaces(blocks.remainder());
+        let spaces = blocks.map(spaces64).chain(std::iter::once(last));
         // A token starts at a non-space after a space and ends at a space after a non-space;
         // `open` is a token that runs on past the current 64 bytes.
         let mut open = None;
         let mut space_before = 1;
-        for (w, &space) in spaces.iter().enumerate() {
+        for (w, space) in spaces.enumerate() {
             let after_space = (space << 1) | space_before;
             space_before = space >> 63;
             let mut starts = !space & after_space;
@@ -436,7 +469,6 @@ impl Counts {
                 open = Some(w * 64 + starts.trailing_zeros() as usize);
             }
         }
-        self.spaces = spaces;
     }
 
     /// Counts `text[start..end]`, the text between two ASCII whitespace bytes.
@@ -734,21 +766,30 @@ mod tests {
         assert!(!is_py_space('\u{200b}') && !is_py_space('\u{feff}') && !is_py_space('\u{180e}'));
     }
 
-    #[test]
-    fn eight_byte_space_marks_match_the_byte_table() {
+    /// Every byte value at every position of an `N`-byte block, among neighbours of every
+    /// kind: `marks` sets exactly the bits of the bytes in [`SPACE`], never a neighbour's.
+    fn assert_marks<const N: usize>(marks: impl Fn(&[u8; N]) -> u64) {
         for b in 0..=255u8 {
-            for at in 0..8 {
-                // The byte among neighbours of every kind: marks never leak between bytes.
+            for at in 0..N {
                 for fill in [0u8, b' ', b'A', 0x7f, 0x80, 0xff] {
-                    let mut bytes = [fill; 8];
+                    let mut bytes = [fill; N];
                     bytes[at] = b;
-                    let marks = spaces8(u64::from_le_bytes(bytes));
+                    let marks = marks(&bytes);
                     for (i, &x) in bytes.iter().enumerate() {
-                        assert_eq!(marks >> i & 1 == 1, SPACE[x as usize], "{bytes:x?} at {i}");
+                        let (mark, space) = (marks >> i & 1 == 1, SPACE[x as usize]);
+                        assert_eq!(mark, space, "{b:#x} at {at} among {fill:#x}: bit {i}");
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn eight_and_sixty_four_byte_space_marks_match_the_byte_table() {
+        assert_marks::<8>(|bytes| spaces8(u64::from_le_bytes(*bytes)));
+        assert_marks::<64>(|bytes| spaces64(bytes));
+        // The tail: its own bytes, then every bit past them set.
+        assert_eq!(tail_spaces(b"a b\t"), u64::MAX << 4 | 0b1010);
     }
 
     /// The seed's counting, spelled out with `py_split` and `py_lower` and a `HashMap`.
