@@ -79,10 +79,7 @@ impl Scheduler {
                     submitted: trace.offset(submitted),
                     started: trace.offset(started),
                     finished: trace.offset(Instant::now()),
-                    outcome: match &outcome {
-                        Ok(_) => Outcome::Ok,
-                        Err(e) => Outcome::Failed(e.to_string()),
-                    },
+                    outcome: Outcome::failed_if(outcome.as_ref().err()),
                 },
             );
         }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::executor::{ChunkHandle, Executor};
 use crate::handle::Handle;
 use crate::task::{run_each, TaskFn, Wire};
@@ -100,11 +100,6 @@ impl Default for TracedSequential {
     }
 }
 
-/// How a task that ended in `error` shows on the timeline.
-fn outcome(error: Option<&Error>) -> Outcome {
-    error.map_or(Outcome::Ok, |e| Outcome::Failed(e.to_string()))
-}
-
 impl Executor for TracedSequential {
     fn workers(&self) -> usize {
         1
@@ -120,8 +115,8 @@ impl Executor for TracedSequential {
             task.name(),
             || Sequential.submit_task(task, input),
             |handle| match handle {
-                Ok(handle) => outcome(handle.failure().as_ref()),
-                Err(e) => outcome(Some(e)),
+                Ok(handle) => Outcome::failed_if(handle.failure()),
+                Err(e) => Outcome::failed_if(Some(e)),
             },
         )
     }
@@ -135,7 +130,7 @@ impl Executor for TracedSequential {
             Worker::Caller,
             task.name(),
             || run_each(inputs, |x| task.call(x)),
-            |results| outcome(results.iter().find_map(|r| r.as_ref().err())),
+            |results| Outcome::failed_if(results.iter().find_map(|r| r.as_ref().err())),
         );
         Ok(Handle::ready(Ok(results)))
     }

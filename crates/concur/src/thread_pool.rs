@@ -98,10 +98,7 @@ where
                     submitted: trace.offset(t.submitted),
                     started: trace.offset(started),
                     finished: trace.offset(finished),
-                    outcome: match &outcome {
-                        Ok(_) => Outcome::Ok,
-                        Err(e) => Outcome::Failed(e.to_string()),
-                    },
+                    outcome: Outcome::failed_if(outcome.as_ref().err()),
                 },
             );
         });

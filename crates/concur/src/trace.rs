@@ -53,6 +53,21 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// `Failed` with the text of `error` if there is one, else `Ok`: how every executor turns a
+    /// task's result into its timeline outcome (`Outcome::failed_if(result.as_ref().err())`).
+    ///
+    /// ```
+    /// use concur::trace::Outcome;
+    /// let failed: Result<u8, String> = Err("no such book".into());
+    /// assert_eq!(Outcome::failed_if(failed.as_ref().err()), Outcome::Failed("no such book".into()));
+    /// assert_eq!(Outcome::failed_if(None::<String>), Outcome::Ok);
+    /// ```
+    pub fn failed_if<E: std::fmt::Display>(error: Option<E>) -> Outcome {
+        error.map_or(Outcome::Ok, |e| Outcome::Failed(e.to_string()))
+    }
+}
+
 /// One task's life on the timeline. Times are offsets from the trace's start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskEvent {

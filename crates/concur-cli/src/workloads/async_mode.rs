@@ -91,10 +91,7 @@ pub fn run<I: 'static, T: 'static>(
                         submitted: trace.offset(started),
                         started: trace.offset(began),
                         finished: trace.offset(ended),
-                        outcome: match &result {
-                            Ok(_) => TaskOutcome::Ok,
-                            Err(e) => TaskOutcome::Failed(e.clone()),
-                        },
+                        outcome: TaskOutcome::failed_if(result.as_ref().err()),
                     },
                 );
             }

@@ -45,10 +45,7 @@ pub fn run_traced(
 ) -> anyhow::Result<Vec<TaskEvent>> {
     let out = Arc::new(Mutex::new(out));
     let trace = Arc::new(Trace::new(1));
-    let outcome = |r: &std::io::Result<()>| match r {
-        Ok(()) => Outcome::Ok,
-        Err(e) => Outcome::Failed(e.to_string()),
-    };
+    let outcome = |r: &std::io::Result<()>| Outcome::failed_if(r.as_ref().err());
     let counter = {
         let (out, trace) = (out.clone(), trace.clone());
         move |worker| {

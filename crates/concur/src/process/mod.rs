@@ -352,7 +352,7 @@ impl Shared {
                 submitted: trace.offset(ran.stamp.submitted),
                 started: trace.offset(sent),
                 finished: trace.offset(Instant::now()),
-                outcome: failure.map_or(Outcome::Ok, |e| Outcome::Failed(e.to_string())),
+                outcome: Outcome::failed_if(failure),
             },
         );
     }
