@@ -4,7 +4,8 @@
 //! split at `b"\n"`) and counts the tokens. This module does exactly that, with Python's rules:
 //!
 //! - **Lines and memory**: the book is streamed line by line through one reused buffer, so memory
-//!   is bounded by the longest line plus the distinct words, never by the book's size.
+//!   is bounded by the longest line plus the distinct words, never by the book's size (and a
+//!   thread keeps up to 2.5 MiB of a past book's table slots for its next book).
 //! - **Decoding**: each line must be UTF-8; the first bad byte fails the book with its absolute
 //!   byte offset (the offset Python's `UnicodeDecodeError.start` gives). A UTF-8 byte-order mark is
 //!   *kept*, as `bytes.decode()` keeps it: it is not whitespace, so it stays on the first token.
@@ -29,7 +30,7 @@
 //! tokens), 24-byte ones for 9 to 16. Longer words and words with other characters take the
 //! general path (a hashbrown table of 32-byte entries); stop words are looked up once at the
 //! end, not per token, and the end ranks the flat tables' slots without a branch per slot. A
-//! thread keeps the last book's flat tables for its next book (see [`FlatTable::with_slots`]).
+//! thread keeps the last book's flat tables for its next book (see `FlatTable::with_slots`).
 //!
 //! Measured (session 4, seed books, per pass, A/B alternated in one run): the flat table instead
 //! of hashbrown for the words of up to 8 bytes, with the branch-free ranking, took the full
@@ -43,12 +44,26 @@
 //! Hashing the flat tables' keys with 64-bit multiplications (Fibonacci hashing) instead of a
 //! folded 128-bit product: 4.59-4.86 -> 4.52-4.65 ms.
 //!
-//! Measured and not kept (session 3, A/B on the seed books): an own flat table (linear probing,
-//! or 4-way buckets of one cache line) fed by a queue that prefetches each word's slot 32 tokens
-//! ahead was about a third slower than these hashbrown tables, with or without the prefetch;
-//! independent random reads within 1 MiB cost no more than within L1 here, so the probes are
-//! bound by instructions and branch misses rather than cache misses. Reusing one pair of tables
-//! across books, and smaller read buffers (16 or 64 KiB instead of 256), gained nothing.
+//! Measured and not kept (session 4, same way): keeping the leader up to date on every count, so
+//! that the end needs no table walk (stop words put in the tables first, marked): 5.59-5.71 ->
+//! 5.69-5.94 ms, the compare per token costs more than the walk. A third flat table, small
+//! enough for L1, for the words of up to 4 bytes (60% of the tokens): 5.58-5.61 -> 5.90-6.08
+//! ms. One table of 24-byte slots for every ASCII word of up to 16 bytes, no branch on the
+//! length: 4.66-4.78 -> 4.89-4.99 ms. The home slot from the hash's low bits instead of its top
+//! ones: 4.66-4.73 -> 4.87-4.96 ms. Each 64 bytes' tokens keyed and their slots prefetched
+//! before they are looked up: 4.47-4.53 -> 5.30-5.50 ms. No difference beyond the noise (about
+//! 0.1 ms): 32-byte (aligned) slots for the 9-to-16-byte words; `seq` and `count` read as one
+//! `u64` when ranking; flat tables starting at half the size, or filled to 1/2 or 7/8; hashbrown
+//! starting at 1 Ki entries instead of 8 Ki (slower if anything); keeping the read buffer from
+//! one book to the next (0.1 ms faster in one run, the same in the next).
+//!
+//! Measured and not kept (session 3, on another machine, A/B on the seed books): an own flat
+//! table (linear probing, or 4-way buckets of one cache line) fed by a queue that prefetches
+//! each word's slot 32 tokens ahead was about a third slower than the hashbrown tables of then,
+//! with or without the prefetch; independent random reads within 1 MiB cost no more than within
+//! L1 there, so the probes were bound by instructions and branch misses rather than cache
+//! misses. Reusing one pair of tables across books, and smaller read buffers (16 or 64 KiB
+//! instead of 256), gained nothing.
 
 use std::io::Read;
 
@@ -193,10 +208,11 @@ struct Entry {
 
 /// Word counts in first-seen order.
 ///
-/// Three hash tables keyed by the lowercase word: `tiny` and `mid` (own [`FlatTable`]s) for ASCII
-/// words of up to 8 and of 9 to 16 bytes, `table` (hashbrown) for the rest; a word longer than
-/// 16 bytes also keeps its whole text in `long` (allocated once, the first time it is seen). Entries hold the low 32 bits of a count; `high` the rest,
-/// for the (8 GB+) books that need it.
+/// Three hash tables keyed by the lowercase word: `tiny` and `mid` (own linear-probing
+/// `FlatTable`s) for ASCII words of up to 8 and of 9 to 16 bytes, `table` (hashbrown) for the
+/// rest; a word longer than 16 bytes also keeps its whole text in `long` (allocated once, the
+/// first time it is seen). Entries hold the low 32 bits of a count; `high` the rest, for the
+/// (8 GB+) books that need it.
 pub struct Counts {
     tiny: FlatTable<u64>,
     mid: FlatTable<[u64; 2]>,
@@ -428,10 +444,14 @@ struct FlatTable<K: FlatKey> {
     shift: u32,
 }
 
+/// The most slots a thread keeps for its next table (1 MiB of [`Tiny`] ones, 1.5 of [`Mid`]):
+/// a book with a bigger vocabulary does not leave its memory behind.
+const MAX_SPARE_SLOTS: usize = 1 << 16;
+
 impl<K: FlatKey> Drop for FlatTable<K> {
     fn drop(&mut self) {
         let spare = K::spare().take();
-        let keep = if spare.len() > self.slots.len() {
+        let keep = if spare.len() > self.slots.len() || self.slots.len() > MAX_SPARE_SLOTS {
             spare
         } else {
             std::mem::take(&mut self.slots)
