@@ -557,7 +557,6 @@ impl<K: FlatKey> FlatTable<K> {
     fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);
         let bigger = FlatTable::with_slots(old.len() * 2);
-        self.slots = vec![];
         let len = self.len;
         *self = bigger;
         for &e in old.iter().filter(|e| e.key != K::FREE) {
