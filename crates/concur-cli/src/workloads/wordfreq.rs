@@ -4,7 +4,8 @@
 //! split at `b"\n"`) and counts the tokens. This module does exactly that, with Python's rules:
 //!
 //! - **Lines and memory**: the book is streamed line by line through one reused buffer, so memory
-//!   is bounded by the longest line plus the distinct words, never by the book's size.
+//!   is bounded by the longest line plus the distinct words, never by the book's size (and a
+//!   thread keeps up to 2.5 MiB of a past book's table slots for its next book).
 //! - **Decoding**: each line must be UTF-8; the first bad byte fails the book with its absolute
 //!   byte offset (the offset Python's `UnicodeDecodeError.start` gives). A UTF-8 byte-order mark is
 //!   *kept*, as `bytes.decode()` keeps it: it is not whitespace, so it stays on the first token.
@@ -18,21 +19,51 @@
 //!   not count; punctuation stays part of a token. The most common word wins; a tie goes to the
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
-//! Speed: a block of lines is read 64 bytes at a time: they are marked for ASCII whitespace in
-//! one 64-bit word (SSE2 compares, sixteen bytes at a time; eight at a time with plain integer
-//! operations elsewhere), and their tokens are read off its bit transitions while the bytes are
-//! still in cache. An ASCII token of up to 16 bytes (nearly every token of an English book) is
-//! loaded, lowered and hashed as two 8-byte words and found in a table that holds the word
-//! inline (16-byte entries for words of up to 8 bytes, 32-byte ones otherwise). Longer words and
-//! words with other characters take the general path; stop words are looked up once at the end,
-//! not per token.
+//! Speed: a block of lines has its ASCII capitals lowered in place first (one vectorized pass,
+//! before the UTF-8 check, which lowering cannot change), then is read 64 bytes at a time: they
+//! are marked for ASCII whitespace in one 64-bit word (SSE2 compares, sixteen bytes at a time;
+//! eight at a time with plain integer operations elsewhere), and their tokens are read off its
+//! bit transitions while the bytes are still in cache. An ASCII token of up to 16 bytes (nearly
+//! every token of an English book) is loaded and hashed as two 8-byte words (lowered there only
+//! for [`Counts::add_text`] callers) and found in an own linear-probing table that holds the
+//! word inline, one load per probe: 16-byte slots for words of up to 8 bytes (90% of the
+//! tokens), 24-byte ones for 9 to 16. Longer words and words with other characters take the
+//! general path (a hashbrown table of 32-byte entries); stop words are looked up once at the
+//! end, not per token, and the end ranks the flat tables' slots without a branch per slot. A
+//! thread keeps the last book's flat tables for its next book (see `FlatTable::with_slots`).
 //!
-//! Measured and not kept (session 3, A/B on the seed books): an own flat table (linear probing,
-//! or 4-way buckets of one cache line) fed by a queue that prefetches each word's slot 32 tokens
-//! ahead was about a third slower than these hashbrown tables, with or without the prefetch;
-//! independent random reads within 1 MiB cost no more than within L1 here, so the probes are
-//! bound by instructions and branch misses rather than cache misses. Reusing one pair of tables
-//! across books, and smaller read buffers (16 or 64 KiB instead of 256), gained nothing.
+//! Measured (session 4, seed books, per pass, A/B alternated in one run): the flat table instead
+//! of hashbrown for the words of up to 8 bytes, with the branch-free ranking, took the full
+//! streaming pass from 5.35-5.66 ms to 5.28-5.45 ms (hits alone 3.80-3.84 -> 3.66-3.71 ms;
+//! filled to 1/2 instead of 3/4: no better; 8 Ki slots to start: 9.2 ms, the 128 KiB tables
+//! land on glibc's mmap threshold and every book pays fresh pages). Lowering each block in place
+//! before the token loop, instead of each token's two 8-byte words inside it: 5.52-5.74 ->
+//! 4.61-5.12 ms. A flat table for the ASCII words of 9 to 16 bytes too (they were in hashbrown),
+//! with the flat tables' slots kept from one book to the next: 4.77-4.84 -> 4.61-4.77 ms; the
+//! same table without keeping the slots: 7.25-7.62 ms, page faults on fresh pages every book.
+//! Hashing the flat tables' keys with 64-bit multiplications (Fibonacci hashing) instead of a
+//! folded 128-bit product: 4.59-4.86 -> 4.52-4.65 ms.
+//!
+//! Measured and not kept (session 4, same way): keeping the leader up to date on every count, so
+//! that the end needs no table walk (stop words put in the tables first, marked): 5.59-5.71 ->
+//! 5.69-5.94 ms, the compare per token costs more than the walk. A third flat table, small
+//! enough for L1, for the words of up to 4 bytes (60% of the tokens): 5.58-5.61 -> 5.90-6.08
+//! ms. One table of 24-byte slots for every ASCII word of up to 16 bytes, no branch on the
+//! length: 4.66-4.78 -> 4.89-4.99 ms. The home slot from the hash's low bits instead of its top
+//! ones: 4.66-4.73 -> 4.87-4.96 ms. Each 64 bytes' tokens keyed and their slots prefetched
+//! before they are looked up: 4.47-4.53 -> 5.30-5.50 ms. No difference beyond the noise (about
+//! 0.1 ms): 32-byte (aligned) slots for the 9-to-16-byte words; `seq` and `count` read as one
+//! `u64` when ranking; flat tables starting at half the size, or filled to 1/2 or 7/8; hashbrown
+//! starting at 1 Ki entries instead of 8 Ki (slower if anything); keeping the read buffer from
+//! one book to the next (0.1 ms faster in one run, the same in the next).
+//!
+//! Measured and not kept (session 3, on another machine, A/B on the seed books): an own flat
+//! table (linear probing, or 4-way buckets of one cache line) fed by a queue that prefetches
+//! each word's slot 32 tokens ahead was about a third slower than the hashbrown tables of then,
+//! with or without the prefetch; independent random reads within 1 MiB cost no more than within
+//! L1 there, so the probes were bound by instructions and branch misses rather than cache
+//! misses. Reusing one pair of tables across books, and smaller read buffers (16 or 64 KiB
+//! instead of 256), gained nothing.
 
 use std::io::Read;
 
@@ -146,16 +177,22 @@ const SPACE: [bool; 256] = {
     table
 };
 
-/// One distinct ASCII word of 1 to 8 bytes (most tokens of an English book) in 16 bytes: the
-/// word as a little-endian `u64` with the top bit of its last byte set ([`tiny_key`]), which
-/// ASCII leaves free, so the key alone also gives the length.
+/// One distinct word in a [`FlatTable`].
 #[derive(Debug, Clone, Copy)]
-struct Tiny {
-    key: u64,
+struct Slot<K> {
+    key: K,
     count: u32,
     /// First-seen order (0 for the first distinct word): breaks ties.
     seq: u32,
 }
+
+/// An ASCII word of 1 to 8 bytes (most tokens of an English book) in 16 bytes: the word as a
+/// little-endian `u64` with the top bit of its last byte set ([`tiny_key`]), which ASCII leaves
+/// free, so the key alone also gives the length.
+type Tiny = Slot<u64>;
+
+/// An ASCII word of 9 to 16 bytes in 24: the same, as two `u64`s ([`mid_key`]).
+type Mid = Slot<[u64; 2]>;
 
 /// Any other distinct word, in 32 bytes: its first 16 bytes inline, zero-padded, so that finding
 /// a word of up to 16 bytes reads nothing but its table slot.
@@ -171,12 +208,14 @@ struct Entry {
 
 /// Word counts in first-seen order.
 ///
-/// Two hash tables keyed by the lowercase word: `tiny` for ASCII words of up to 8 bytes, `table`
-/// for the rest; a word longer than 16 bytes also keeps its whole text in `long` (allocated
-/// once, the first time it is seen). Entries hold the low 32 bits of a count; `high` the rest,
-/// for the (8 GB+) books that need it.
+/// Three hash tables keyed by the lowercase word: `tiny` and `mid` (own linear-probing
+/// `FlatTable`s) for ASCII words of up to 8 and of 9 to 16 bytes, `table` (hashbrown) for the
+/// rest; a word longer than 16 bytes also keeps its whole text in `long` (allocated once, the
+/// first time it is seen). Entries hold the low 32 bits of a count; `high` the rest, for the
+/// (8 GB+) books that need it.
 pub struct Counts {
-    tiny: hashbrown::HashTable<Tiny>,
+    tiny: FlatTable<u64>,
+    mid: FlatTable<[u64; 2]>,
     table: hashbrown::HashTable<Entry>,
     long: Vec<Box<[u8]>>,
     /// The high 32 bits of counts that overflowed an entry's `count`, by `seq`.
@@ -187,10 +226,12 @@ pub struct Counts {
 
 impl Default for Counts {
     fn default() -> Self {
-        // An English book has a few thousand to a few tens of thousands of distinct words.
+        // An English book has a few thousand to a few tens of thousands of distinct words: 16 Ki
+        // tiny slots (256 KiB) hold 12 Ki words before they double, 8 Ki mid ones (192 KiB) 6 Ki.
         Counts {
-            tiny: hashbrown::HashTable::with_capacity(1 << 13),
-            table: hashbrown::HashTable::with_capacity(1 << 13),
+            tiny: FlatTable::with_slots(1 << 14),
+            mid: FlatTable::with_slots(1 << 13),
+            table: hashbrown::HashTable::with_capacity(1 << 8),
             long: Vec::new(),
             high: Default::default(),
             lowered: Vec::new(),
@@ -340,10 +381,190 @@ fn tiny_key(word: &[u8]) -> Option<u64> {
     Some(key_of(word)[0] | 0x80 << (8 * (word.len() - 1)))
 }
 
-/// The hash of a [`Tiny`] key.
-#[inline(always)]
-fn tiny_hash(key: u64) -> u64 {
-    fold_mul(key ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344)
+/// The [`Mid`] key of `word` if it is ASCII and 9 to 16 bytes long: its bytes, zero-padded,
+/// with the top bit of the last one set.
+fn mid_key(word: &[u8]) -> Option<[u64; 2]> {
+    if !(9..=16).contains(&word.len()) || !word.is_ascii() {
+        return None;
+    }
+    let [a, b] = key_of(word);
+    Some([a, b | 0x80 << (8 * (word.len() - 9))])
+}
+
+/// A [`FlatTable`] key: never [`FREE`](Self::FREE) for a word.
+trait FlatKey: Copy + Eq + 'static {
+    const FREE: Self;
+    /// The key's hash, whose top bits are its home slot.
+    fn hash(self) -> u64;
+    /// This thread's spare slots: the largest a dropped table left.
+    fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>>;
+}
+
+impl FlatKey for u64 {
+    const FREE: Self = 0;
+    fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>> {
+        thread_local!(static SPARE: std::cell::Cell<Vec<Tiny>> = const { std::cell::Cell::new(Vec::new()) });
+        &SPARE
+    }
+    /// One 64-bit multiplication (Fibonacci hashing): its top bits, the home slot, depend on
+    /// every bit of the key.
+    #[inline(always)]
+    fn hash(self) -> u64 {
+        self.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl FlatKey for [u64; 2] {
+    const FREE: Self = [0, 0];
+    fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>> {
+        thread_local!(static SPARE: std::cell::Cell<Vec<Mid>> = const { std::cell::Cell::new(Vec::new()) });
+        &SPARE
+    }
+    /// Two independent 64-bit multiplications.
+    #[inline(always)]
+    fn hash(self) -> u64 {
+        self[0].wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+    }
+}
+
+/// The most a [`FlatTable`] is filled before it doubles: `LOAD_NUM / LOAD_DEN`. Frequent words
+/// come early and sit in their home slot, so a fuller table costs little on hits.
+const LOAD_NUM: usize = 3;
+const LOAD_DEN: usize = 4;
+
+/// A hash table of [`Slot`]s with linear probing: a word's slot is read with one load (no
+/// control bytes, no group match). A free slot has key [`FlatKey::FREE`] and count 0, so
+/// [`Counts::most_common`] can rank every slot without asking whether it is taken.
+struct FlatTable<K: FlatKey> {
+    /// A power of two of them.
+    slots: Vec<Slot<K>>,
+    /// How many are taken.
+    len: usize,
+    /// `64 - log2(slots.len())`: a hash's top bits are its home slot.
+    shift: u32,
+}
+
+/// The most slots a thread keeps for its next table (1 MiB of [`Tiny`] ones, 1.5 of [`Mid`]):
+/// a book with a bigger vocabulary does not leave its memory behind.
+const MAX_SPARE_SLOTS: usize = 1 << 16;
+
+impl<K: FlatKey> Drop for FlatTable<K> {
+    fn drop(&mut self) {
+        let spare = K::spare().take();
+        let keep = if spare.len() > self.slots.len() || self.slots.len() > MAX_SPARE_SLOTS {
+            spare
+        } else {
+            std::mem::take(&mut self.slots)
+        };
+        K::spare().set(keep);
+    }
+}
+
+impl<K: FlatKey> FlatTable<K> {
+    /// An empty table of at least `n` (a power of two) slots: this thread's spare ones if they
+    /// are enough. Every book allocating (and freeing) its own would leave it to the allocator
+    /// whether they come back as fresh pages, each a page fault (glibc: when they reach its
+    /// adaptive mmap and trim thresholds, as a 192 KiB `mid` table next to the others does).
+    fn with_slots(n: usize) -> Self {
+        let free = Slot {
+            key: K::FREE,
+            count: 0,
+            seq: 0,
+        };
+        let mut slots = K::spare().take();
+        if slots.len() >= n {
+            slots.fill(free);
+        } else {
+            slots = vec![free; n];
+        }
+        let shift = 64 - slots.len().trailing_zeros();
+        FlatTable {
+            slots,
+            len: 0,
+            shift,
+        }
+    }
+
+    /// The slot of `key`, or the free slot where it would go.
+    #[inline(always)]
+    fn slot(&self, key: K) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.hash() >> self.shift) as usize;
+        while self.slots[i].key != key && self.slots[i].key != K::FREE {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn find(&self, key: K) -> Option<Slot<K>> {
+        Some(self.slots[self.slot(key)]).filter(|e| e.key != K::FREE)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Slot<K>> + '_ {
+        self.slots.iter().copied().filter(|e| e.key != K::FREE)
+    }
+
+    /// Counts one more of `key` if it is in the table, else returns the free slot for it.
+    #[inline(always)]
+    fn bump(&mut self, key: K, high: &mut rustc_hash::FxHashMap<u32, u64>) -> Result<(), usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.hash() >> self.shift) as usize;
+        loop {
+            let e = &mut self.slots[i];
+            if e.key == key {
+                bump(&mut e.count, e.seq, high);
+                return Ok(());
+            }
+            if e.key == K::FREE {
+                return Err(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Puts the new word `key` (counted once) in the free slot `i` that [`bump`](Self::bump)
+    /// returned.
+    #[inline(always)]
+    fn put(&mut self, i: usize, key: K, seq: u32) {
+        self.slots[i] = Slot { key, count: 1, seq };
+        self.len += 1;
+        if self.len * LOAD_DEN > self.slots.len() * LOAD_NUM {
+            self.grow();
+        }
+    }
+
+    /// The taken slot with the highest count, the first seen among equals (a free slot if
+    /// every count is 0).
+    fn top(&self) -> Slot<K> {
+        let mut top = (0, 0);
+        for (i, e) in self.slots.iter().enumerate() {
+            let rank = u64::from(e.count) << 32 | u64::from(!e.seq);
+            if rank > top.0 {
+                top = (rank, i);
+            }
+        }
+        self.slots[top.1]
+    }
+
+    /// Sets the count of `key` to 0, if it is in the table.
+    fn zero(&mut self, key: K) {
+        let i = self.slot(key);
+        self.slots[i].count = 0;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        let bigger = FlatTable::with_slots(old.len() * 2);
+        let len = self.len;
+        *self = bigger;
+        for &e in old.iter().filter(|e| e.key != K::FREE) {
+            let i = self.slot(e.key);
+            self.slots[i] = e;
+        }
+        self.len = len;
+    }
 }
 
 /// Counts one more in `count` (the low 32 bits); a wrap carries into `high[seq]`.
@@ -359,6 +580,7 @@ fn bump(count: &mut u32, seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
 #[derive(Clone, Copy)]
 enum Best {
     Tiny(Tiny),
+    Mid(Mid),
     Entry(Entry),
 }
 
@@ -366,24 +588,28 @@ impl Counts {
     /// How many distinct words were counted: the next word's `seq`. More than 4 Gi distinct
     /// words (and words of 4 GiB) are out of reach.
     fn distinct(&self) -> u32 {
-        (self.tiny.len() + self.table.len()) as u32
+        (self.tiny.len + self.mid.len + self.table.len()) as u32
     }
 
     /// Counts one more ASCII word of 1 to 8 bytes, by its [`tiny_key`].
     #[inline(always)]
     fn add_tiny(&mut self, key: u64) {
-        let hash = tiny_hash(key);
-        match self.tiny.find_mut(hash, |e| e.key == key) {
-            Some(e) => bump(&mut e.count, e.seq, &mut self.high),
-            None => {
-                let seq = self.distinct();
-                let entry = Tiny { key, count: 1, seq };
-                self.tiny.insert_unique(hash, entry, |e| tiny_hash(e.key));
-            }
+        if let Err(i) = self.tiny.bump(key, &mut self.high) {
+            let seq = self.distinct();
+            self.tiny.put(i, key, seq);
         }
     }
 
-    /// Counts one more of a word (lowercase, not a [`Tiny`] one), whose [`key_of`] is `key`
+    /// Counts one more ASCII word of 9 to 16 bytes, by its [`mid_key`].
+    #[inline(always)]
+    fn add_mid(&mut self, key: [u64; 2]) {
+        if let Err(i) = self.mid.bump(key, &mut self.high) {
+            let seq = self.distinct();
+            self.mid.put(i, key, seq);
+        }
+    }
+
+    /// Counts one more of a word (lowercase, neither a [`Tiny`] nor a [`Mid`] one), whose [`key_of`] is `key`
     /// and hash `hash`; `word` is needed only if it is longer than 16 bytes.
     #[inline(always)]
     fn add_entry(&mut self, key: [u64; 2], len: usize, hash: u64, word: &[u8]) {
@@ -413,13 +639,14 @@ impl Counts {
 
     /// Counts one word that is already lowercase.
     fn add_lowered(&mut self, word: &[u8]) {
-        match tiny_key(word) {
-            Some(key) => self.add_tiny(key),
-            None => {
-                let key = key_of(word);
-                self.add_entry(key, word.len(), hash_of(key, word.len(), word), word);
-            }
+        if let Some(key) = tiny_key(word) {
+            return self.add_tiny(key);
         }
+        if let Some(key) = mid_key(word) {
+            return self.add_mid(key);
+        }
+        let key = key_of(word);
+        self.add_entry(key, word.len(), hash_of(key, word.len(), word), word);
     }
 
     /// Counts one whitespace-free token as the seed does: lowered first.
@@ -442,6 +669,12 @@ impl Counts {
     /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
     /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
+        self.add_text_as::<false>(text);
+    }
+
+    /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already (`LOWERED`).
+    #[inline(always)]
+    fn add_text_as<const LOWERED: bool>(&mut self, text: &str) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
         let last = tail_spaces(blocks.remainder());
@@ -463,7 +696,7 @@ impl Counts {
                     starts &= starts.wrapping_sub(1);
                     start
                 });
-                self.add_span(text, start, end);
+                self.add_span::<LOWERED>(text, start, end);
             }
             if starts != 0 {
                 open = Some(w * 64 + starts.trailing_zeros() as usize);
@@ -473,7 +706,8 @@ impl Counts {
 
     /// Counts `text[start..end]`, the text between two ASCII whitespace bytes.
     #[inline(always)]
-    fn add_span(&mut self, text: &str, start: usize, end: usize) {
+    fn add_span<const LOWERED: bool>(&mut self, text: &str, start: usize, end: usize) {
+        let lower = |x| if LOWERED { x } else { lower8(x) };
         let len = end - start;
         if let Some(sixteen) = text.as_bytes().get(start..start + 16).filter(|_| len <= 16) {
             let (a, b) = sixteen.split_at(8);
@@ -484,10 +718,9 @@ impl Counts {
             ];
             if (raw[0] | raw[1]) & HIGH == 0 {
                 if len <= 8 {
-                    return self.add_tiny(lower8(raw[0]) | 0x80 << (8 * (len - 1)));
+                    return self.add_tiny(lower(raw[0]) | 0x80 << (8 * (len - 1)));
                 }
-                let key = [lower8(raw[0]), lower8(raw[1])];
-                return self.add_entry(key, len, hash_of(key, len, &[]), &[]);
+                return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
             }
         }
         self.add_token(&text[start..end]);
@@ -509,7 +742,11 @@ impl Counts {
     /// The low 32 bits of the count of `word` (exact bytes) and its `seq`, if it was counted.
     fn find(&self, word: &[u8]) -> Option<(u32, u32)> {
         if let Some(key) = tiny_key(word) {
-            let e = self.tiny.find(tiny_hash(key), |e| e.key == key)?;
+            let e = self.tiny.find(key)?;
+            return Some((e.count, e.seq));
+        }
+        if let Some(key) = mid_key(word) {
+            let e = self.mid.find(key)?;
             return Some((e.count, e.seq));
         }
         let key = key_of(word);
@@ -541,9 +778,11 @@ impl Counts {
     /// Every word and its count.
     #[cfg(test)]
     fn all(&self) -> std::collections::HashMap<String, u64> {
-        let tiny = self.tiny.iter().map(|&e| (Best::Tiny(e), e.count, e.seq));
+        let tiny = self.tiny.iter().map(|e| (Best::Tiny(e), e.count, e.seq));
+        let mid = self.mid.iter().map(|e| (Best::Mid(e), e.count, e.seq));
         let rest = self.table.iter().map(|&e| (Best::Entry(e), e.count, e.seq));
-        tiny.chain(rest)
+        tiny.chain(mid)
+            .chain(rest)
             .map(|(w, count, seq)| (self.word(w), self.total(count, seq)))
             .collect()
     }
@@ -554,6 +793,12 @@ impl Counts {
                 let len = (64 - e.key.leading_zeros() as usize) / 8;
                 let key = e.key & !(0x80 << (8 * (len - 1)));
                 key.to_le_bytes()[..len].to_vec()
+            }
+            Best::Mid(e) => {
+                let len = 8 + (64 - e.key[1].leading_zeros() as usize) / 8;
+                let key = [e.key[0], e.key[1] & !(0x80 << (8 * (len - 9)))];
+                let bytes = [key[0].to_le_bytes(), key[1].to_le_bytes()].concat();
+                bytes[..len].to_vec()
             }
             Best::Entry(e) if e.len > 16 => self.long[e.long as usize].to_vec(),
             Best::Entry(e) => {
@@ -566,7 +811,7 @@ impl Counts {
 
     /// The most common word that is not a stop word, and its count; ties go to the word seen
     /// first; `(None, 0)` if no word counts.
-    pub fn most_common(self, stop_words: &[String]) -> (Option<String>, u64) {
+    pub fn most_common(mut self, stop_words: &[String]) -> (Option<String>, u64) {
         let stop: rustc_hash::FxHashSet<u32> = stop_words
             .iter()
             .filter_map(|w| self.find(w.as_bytes()).map(|(_, seq)| seq))
@@ -578,8 +823,28 @@ impl Counts {
                 best = Some((count, seq, word));
             }
         };
-        for &e in &self.tiny {
-            consider(self.total(e.count, e.seq), e.seq, Best::Tiny(e));
+        if self.high.is_empty() {
+            // Every count fits its entry: the stop words' counts are zeroed, and the slots are
+            // ranked by count then seq without a branch per slot (a free one has count 0): a
+            // taken-or-free test per slot is a coin toss the branch predictor loses.
+            for word in stop_words {
+                let word = word.as_bytes();
+                if let Some(key) = tiny_key(word) {
+                    self.tiny.zero(key);
+                } else if let Some(key) = mid_key(word) {
+                    self.mid.zero(key);
+                }
+            }
+            let (tiny, mid) = (self.tiny.top(), self.mid.top());
+            consider(u64::from(tiny.count), tiny.seq, Best::Tiny(tiny));
+            consider(u64::from(mid.count), mid.seq, Best::Mid(mid));
+        } else {
+            for e in self.tiny.iter() {
+                consider(self.total(e.count, e.seq), e.seq, Best::Tiny(e));
+            }
+            for e in self.mid.iter() {
+                consider(self.total(e.count, e.seq), e.seq, Best::Mid(e));
+            }
         }
         for &e in &self.table {
             consider(self.total(e.count, e.seq), e.seq, Best::Entry(e));
@@ -697,9 +962,14 @@ impl LineCounter {
     }
 
     fn count(&mut self, end: usize) -> Result<(), String> {
+        // Lowering the ASCII capitals first, in place, changes neither whether the bytes are
+        // UTF-8 nor where they stop being (every byte of a multi-byte sequence is 0x80 or
+        // more), nor any token's lowercase form (ASCII letters are cased either way, so the
+        // final-sigma rule sees the same context).
+        self.buf[..end].make_ascii_lowercase();
         match std::str::from_utf8(&self.buf[..end]) {
             Ok(text) => {
-                self.counts.add_text(text);
+                self.counts.add_text_as::<true>(text);
                 Ok(())
             }
             Err(e) => Err(format!(
@@ -804,7 +1074,8 @@ mod tests {
     #[test]
     fn counts_match_a_plain_reference_on_mixed_text() {
         // Pieces that stress the fast path's edges: words of 15 to 17 bytes, NUL and control
-        // bytes inside words, Unicode whitespace and case, tokens crossing 64-byte words.
+        // bytes inside words, Unicode whitespace and case (next to ASCII capitals), tokens
+        // crossing 64-byte words.
         let pieces = [
             "a",
             "A",
@@ -820,6 +1091,8 @@ mod tests {
             "x\u{7f}",
             "École",
             "ΟΔΟΣ",
+            "AΣ", // lowered ASCII first (as LineCounter does) or not: still a final sigma
+            "ΣA",
             "ß",
             "İ",
             " ",
@@ -853,6 +1126,52 @@ mod tests {
                 assert_eq!(counts.get(word), n, "{word:?}, chunks of {cut}");
             }
         }
+    }
+
+    #[test]
+    fn many_distinct_words_grow_the_tables_and_keep_their_counts() {
+        // Some 30,000 distinct words of 1 to 16 bytes: more than the flat tables hold before
+        // they double.
+        let mut text = String::new();
+        let mut expected = std::collections::HashMap::new();
+        let mut first_seen = Vec::new();
+        for i in 0..40_000u64 {
+            let len = 1 + (i % 16) as usize;
+            let word: String = format!("{i:x}{}", "Q".repeat(16))
+                .chars()
+                .take(len)
+                .collect();
+            for _ in 0..1 + i % 3 {
+                text.push_str(&word);
+                text.push(' ');
+            }
+            let lowered = py_lower(&word);
+            if !expected.contains_key(&lowered) {
+                first_seen.push(lowered.clone());
+            }
+            *expected.entry(lowered).or_default() += 1 + i % 3;
+        }
+        assert!(expected.len() > 30_000);
+        let counts = count(text.as_bytes()).unwrap();
+        assert_eq!(counts.all(), expected);
+        let stop: Vec<String> = first_seen[..5].to_vec();
+        let top = first_seen[5..].iter().map(|w| expected[w]).max().unwrap();
+        let winner = first_seen[5..]
+            .iter()
+            .find(|w| expected[*w] == top)
+            .unwrap();
+        assert_eq!(counts.most_common(&stop), (Some(winner.clone()), top));
+    }
+
+    #[test]
+    fn words_of_nine_to_sixteen_bytes_win_and_stop() {
+        let counts = count(b"Abcdefghij abcdefghij b\n").unwrap();
+        assert_eq!(counts.most_common(&[]), (Some("abcdefghij".into()), 2));
+        let counts = count(b"Abcdefghij abcdefghij b\n").unwrap();
+        assert_eq!(
+            counts.most_common(&["abcdefghij".into()]),
+            (Some("b".into()), 1)
+        );
     }
 
     #[test]
