@@ -20,7 +20,8 @@
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
 //! Speed: a block of lines has its ASCII capitals lowered in place first (one vectorized pass,
-//! before the UTF-8 check, which lowering cannot change), then is read 64 bytes at a time: they
+//! before the UTF-8 check, which lowering cannot change, and which a block found all ASCII in
+//! that pass skips), then is read 64 bytes at a time: they
 //! are marked for ASCII whitespace in one 64-bit word (SSE2 compares, sixteen bytes at a time;
 //! eight at a time with plain integer operations elsewhere), and their tokens are read off its
 //! bit transitions while the bytes are still in cache. An ASCII token of up to 16 bytes (nearly
@@ -966,8 +967,12 @@ impl LineCounter {
         // UTF-8 nor where they stop being (every byte of a multi-byte sequence is 0x80 or
         // more), nor any token's lowercase form (ASCII letters are cased either way, so the
         // final-sigma rule sees the same context).
-        self.buf[..end].make_ascii_lowercase();
-        match std::str::from_utf8(&self.buf[..end]) {
+        let decoded = match lower_ascii(&mut self.buf[..end]) {
+            // SAFETY: every byte is ASCII, so the bytes are UTF-8.
+            true => Ok(unsafe { std::str::from_utf8_unchecked(&self.buf[..end]) }),
+            false => std::str::from_utf8(&self.buf[..end]),
+        };
+        match decoded {
             Ok(text) => {
                 self.counts.add_text_as::<true>(text);
                 Ok(())
@@ -979,6 +984,17 @@ impl LineCounter {
             )),
         }
     }
+}
+
+/// Lowers the ASCII capitals of `bytes` in place (one vectorized pass) and says whether every
+/// byte is ASCII, in which case the bytes are UTF-8 with no further check.
+fn lower_ascii(bytes: &mut [u8]) -> bool {
+    let mut seen = 0u8;
+    for b in bytes.iter_mut() {
+        seen |= *b;
+        *b = b.to_ascii_lowercase();
+    }
+    seen < 0x80
 }
 
 /// `most_common_word` for `--mode async`: the same counting, fed the body's chunks as they
@@ -1255,6 +1271,17 @@ mod tests {
         let mut counter = LineCounter::new("t");
         counter.feed(b"ok\nab").unwrap();
         assert!(counter.feed(b"\xffc\n").unwrap_err().contains("offset 5"));
+    }
+
+    #[test]
+    fn lowering_in_place_tells_whether_every_byte_is_ascii() {
+        let mut ascii = *b"Hello, WORLD\x7f\x00 zZ@[`{";
+        assert!(lower_ascii(&mut ascii));
+        assert_eq!(&ascii, b"hello, world\x7f\x00 zz@[`{");
+        let mut mixed = "ÉCOLE École x".as_bytes().to_vec();
+        assert!(!lower_ascii(&mut mixed));
+        assert_eq!(mixed, "École École x".as_bytes());
+        assert!(lower_ascii(&mut []));
     }
 
     #[test]
