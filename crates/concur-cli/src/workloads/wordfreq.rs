@@ -26,7 +26,8 @@
 //! eight at a time with plain integer operations elsewhere), and their tokens are read off its
 //! bit transitions while the bytes are still in cache. An ASCII token of up to 16 bytes (nearly
 //! every token of an English book) is loaded and hashed as two 8-byte words (lowered there only
-//! for [`Counts::add_text`] callers) and found in an own linear-probing table that holds the
+//! for [`Counts::add_text`] callers; loaded without a bounds check from the read buffer, which
+//! keeps 16 bytes past the text; the rarer tokens are counted out of line) and found in an own linear-probing table that holds the
 //! word inline, one load per probe: 16-byte slots for words of up to 8 bytes (90% of the
 //! tokens), 24-byte ones for 9 to 16. Longer words and words with other characters take the
 //! general path (a hashbrown table of 32-byte entries); stop words are looked up once at the
@@ -670,12 +671,26 @@ impl Counts {
     /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
     /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
-        self.add_text_as::<false>(text);
+        self.add_text_as::<false>(text, text.as_bytes());
     }
 
     /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already (`LOWERED`).
     #[inline(always)]
-    fn add_text_as<const LOWERED: bool>(&mut self, text: &str) {
+    ///
+    /// `bytes` is `text`'s bytes, or those and at least 16 more (padding): then every token of
+    /// up to 16 bytes is loaded without a bounds check.
+    fn add_text_as<const LOWERED: bool>(&mut self, text: &str, bytes: &[u8]) {
+        assert!(bytes.as_ptr() == text.as_ptr() && bytes.len() >= text.len());
+        if bytes.len() >= text.len() + 16 {
+            self.tokens::<LOWERED, true>(text, bytes);
+        } else {
+            self.tokens::<LOWERED, false>(text, bytes);
+        }
+    }
+
+    /// [`add_text_as`](Self::add_text_as), `PADDED` if `bytes` has at least 16 bytes past `text`.
+    #[inline(always)]
+    fn tokens<const LOWERED: bool, const PADDED: bool>(&mut self, text: &str, bytes: &[u8]) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
         let last = tail_spaces(blocks.remainder());
@@ -697,7 +712,7 @@ impl Counts {
                     starts &= starts.wrapping_sub(1);
                     start
                 });
-                self.add_span::<LOWERED>(text, start, end);
+                self.add_span::<LOWERED, PADDED>(text, bytes, start, end);
             }
             if starts != 0 {
                 open = Some(w * 64 + starts.trailing_zeros() as usize);
@@ -705,17 +720,35 @@ impl Counts {
         }
     }
 
-    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes.
+    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes; `bytes` as for
+    /// [`tokens`](Self::tokens).
     #[inline(always)]
-    fn add_span<const LOWERED: bool>(&mut self, text: &str, start: usize, end: usize) {
+    fn add_span<const LOWERED: bool, const PADDED: bool>(
+        &mut self,
+        text: &str,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+    ) {
         let lower = |x| if LOWERED { x } else { lower8(x) };
         let len = end - start;
-        if let Some(sixteen) = text.as_bytes().get(start..start + 16).filter(|_| len <= 16) {
-            let (a, b) = sixteen.split_at(8);
+        let sixteen = match PADDED {
+            // SAFETY: `start < end <= text.len()`, and `bytes` (`text`'s bytes first) has at
+            // least 16 more: `start..start + 16` is in it.
+            true => Some(unsafe {
+                bytes
+                    .as_ptr()
+                    .add(start)
+                    .cast::<[u8; 16]>()
+                    .read_unaligned()
+            }),
+            false => bytes.get(start..start + 16).and_then(|b| b.try_into().ok()),
+        };
+        if let Some(sixteen) = sixteen.filter(|_| len <= 16) {
             let keep = KEEP[len];
             let raw = [
-                u64::from_le_bytes(a.try_into().unwrap_or([0; 8])) & keep[0],
-                u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) & keep[1],
+                u64::from_le_bytes(sixteen[..8].try_into().unwrap_or([0; 8])) & keep[0],
+                u64::from_le_bytes(sixteen[8..].try_into().unwrap_or([0; 8])) & keep[1],
             ];
             if (raw[0] | raw[1]) & HIGH == 0 {
                 if len <= 8 {
@@ -883,6 +916,9 @@ pub fn count_words(
     }
 }
 
+/// Bytes past the end of a [`LineCounter`]'s text, so that a token's 16 bytes load unchecked.
+const PADDING: usize = 16;
+
 /// The word-counting core that the blocking and the async paths share: bytes go in (read into
 /// [`LineCounter::spare`], or fed as chunks), every complete line is counted, the tail at the end.
 ///
@@ -905,18 +941,20 @@ impl LineCounter {
         LineCounter {
             name: name.to_owned(),
             counts: Counts::default(),
-            buf: vec![0u8; 1 << 18],
+            buf: vec![0u8; (1 << 18) + PADDING],
             filled: 0,
             offset: 0,
         }
     }
 
     /// Free space to read the next bytes into (never empty), then [`commit`](Self::commit) them.
+    /// The buffer's last [`PADDING`] bytes are never handed out.
     pub fn spare(&mut self) -> &mut [u8] {
-        if self.filled == self.buf.len() {
+        if self.filled + PADDING == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        &mut self.buf[self.filled..]
+        let end = self.buf.len() - PADDING;
+        &mut self.buf[self.filled..end]
     }
 
     /// Takes `n` bytes written into [`spare`](Self::spare) and counts every line they complete.
@@ -974,7 +1012,8 @@ impl LineCounter {
         };
         match decoded {
             Ok(text) => {
-                self.counts.add_text_as::<true>(text);
+                self.counts
+                    .add_text_as::<true>(text, &self.buf[..end + PADDING]);
                 Ok(())
             }
             Err(e) => Err(format!(
@@ -1282,6 +1321,25 @@ mod tests {
         assert!(!lower_ascii(&mut mixed));
         assert_eq!(mixed, "École École x".as_bytes());
         assert!(lower_ascii(&mut []));
+    }
+
+    #[test]
+    fn tokens_ending_at_the_end_of_the_buffer_ignore_the_bytes_past_it() {
+        // The last line (no `\n`) ends at or near the end of the read buffer, after a line of
+        // other letters that leaves its bytes past the text: a token's 16-byte load reads them.
+        // One book has a non-ASCII word up front, so its first block takes the UTF-8 check.
+        let buffer = 1 << 18;
+        for first in ["Xyz\n", "École\n"] {
+            for len in (buffer - 40..buffer + 3).chain([1, 17, 100]) {
+                let mut text = String::from(first);
+                text.push_str(&"QWERTYUIOPASDFGHJKL ".repeat(buffer / 40));
+                text.push('\n');
+                let words = "Abcdefghijklmnop abcdEFGH Ab ".repeat(len / 16 + 1);
+                text.push_str(&words[..len.saturating_sub(text.len()).max(1)]);
+                let counts = count(text.as_bytes()).unwrap();
+                assert_eq!(counts.all(), reference(&text), "{first:?} {len}");
+            }
+        }
     }
 
     #[test]
