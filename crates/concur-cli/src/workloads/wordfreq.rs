@@ -744,17 +744,19 @@ impl Counts {
             }),
             false => bytes.get(start..start + 16).and_then(|b| b.try_into().ok()),
         };
-        if let Some(sixteen) = sixteen.filter(|_| len <= 16) {
-            let keep = KEEP[len];
-            let raw = [
-                u64::from_le_bytes(sixteen[..8].try_into().unwrap_or([0; 8])) & keep[0],
-                u64::from_le_bytes(sixteen[8..].try_into().unwrap_or([0; 8])) & keep[1],
-            ];
-            if (raw[0] | raw[1]) & HIGH == 0 {
-                if len <= 8 {
-                    return self.add_tiny(lower(raw[0]) | 0x80 << (8 * (len - 1)));
+        if let Some(sixteen) = sixteen {
+            let word =
+                |i: usize| u64::from_le_bytes(sixteen[i..i + 8].try_into().unwrap_or([0; 8]));
+            if len <= 8 {
+                let raw = word(0) & KEEP[len][0];
+                if raw & HIGH == 0 {
+                    return self.add_tiny(lower(raw) | 0x80 << (8 * (len - 1)));
                 }
-                return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
+            } else if len <= 16 {
+                let raw = [word(0), word(8) & KEEP[len][1]];
+                if (raw[0] | raw[1]) & HIGH == 0 {
+                    return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
+                }
             }
         }
         self.add_token(&text[start..end]);
