@@ -19,53 +19,43 @@
 //!   not count; punctuation stays part of a token. The most common word wins; a tie goes to the
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
-//! Speed: a block of lines has its ASCII capitals lowered in place first (one vectorized pass,
-//! before the UTF-8 check, which lowering cannot change, and which a block found all ASCII in
-//! that pass skips), then is read 64 bytes at a time: they
-//! are marked for ASCII whitespace in one 64-bit word (SSE2 compares, sixteen bytes at a time;
-//! eight at a time with plain integer operations elsewhere), and their tokens are read off its
-//! bit transitions while the bytes are still in cache. An ASCII token of up to 16 bytes (nearly
-//! every token of an English book) is loaded and hashed as two 8-byte words (lowered there only
-//! for [`Counts::add_text`] callers; loaded without a bounds check from the read buffer, which
-//! keeps 16 bytes past the text; the rarer tokens are counted out of line) and found in an own linear-probing table that holds the
-//! word inline, one load per probe: 16-byte slots for words of up to 8 bytes (90% of the
-//! tokens), 24-byte ones for 9 to 16. Longer words and words with other characters take the
-//! general path (a hashbrown table of 32-byte entries); stop words are looked up once at the
-//! end, not per token, and the end ranks the flat tables' slots without a branch per slot. A
-//! thread keeps the last book's flat tables for its next book (see `FlatTable::with_slots`).
+//! Speed: a block of lines has its ASCII capitals lowered in place (one vectorized pass that
+//! also tells whether the block is all ASCII, which then needs no UTF-8 check; lowering cannot
+//! change the check's result), then is read 64 bytes at a time: they are marked for ASCII
+//! whitespace in one 64-bit word (SSE2; plain integer operations elsewhere), and their tokens
+//! are read off its bit transitions while in cache. An ASCII token of up to 16 bytes (nearly
+//! every token of an English book) is loaded as one or two 8-byte words (without a bounds
+//! check: the read buffer keeps 16 bytes past the text) and found in an own linear-probing
+//! table that holds the word inline, one load per probe: 16-byte slots for words of up to 8
+//! bytes (90% of the tokens), 24-byte ones for 9 to 16. Other tokens take the general path, out
+//! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
+//! which ranks the flat tables' slots without a branch per slot. A thread keeps the last book's
+//! flat tables for its next book (see `FlatTable::with_slots`).
 //!
-//! Measured (session 4, seed books, per pass, A/B alternated in one run): the flat table instead
-//! of hashbrown for the words of up to 8 bytes, with the branch-free ranking, took the full
-//! streaming pass from 5.35-5.66 ms to 5.28-5.45 ms (hits alone 3.80-3.84 -> 3.66-3.71 ms;
-//! filled to 1/2 instead of 3/4: no better; 8 Ki slots to start: 9.2 ms, the 128 KiB tables
-//! land on glibc's mmap threshold and every book pays fresh pages). Lowering each block in place
-//! before the token loop, instead of each token's two 8-byte words inside it: 5.52-5.74 ->
-//! 4.61-5.12 ms. A flat table for the ASCII words of 9 to 16 bytes too (they were in hashbrown),
-//! with the flat tables' slots kept from one book to the next: 4.77-4.84 -> 4.61-4.77 ms; the
-//! same table without keeping the slots: 7.25-7.62 ms, page faults on fresh pages every book.
-//! Hashing the flat tables' keys with 64-bit multiplications (Fibonacci hashing) instead of a
-//! folded 128-bit product: 4.59-4.86 -> 4.52-4.65 ms.
+//! Measured, kept (full streaming pass over the seed books, A/B alternated in one run; session
+//! 4): the flat table for words of up to 8 bytes, with the branch-free ranking, 5.35-5.66 ->
+//! 5.28-5.45 ms; lowering each block in place, not each token's words, 5.52-5.74 -> 4.61-5.12;
+//! the flat table for 9 to 16 bytes with slots kept across books, 4.77-4.84 -> 4.61-4.77
+//! (7.25-7.62 without keeping them: fresh pages every book); Fibonacci hashing instead of a
+//! folded 128-bit product, 4.59-4.86 -> 4.52-4.65. Session 5: no UTF-8 check for an all-ASCII
+//! block, 4.49-4.75 -> 4.41-4.56; the padded, unchecked token load with the rare tokens out of
+//! line, 4.41-4.56 -> 4.33-4.49; one 8-byte word, not two, for tokens of up to 8 bytes,
+//! 4.27-4.57 -> 4.19-4.38.
 //!
-//! Measured and not kept (session 4, same way): keeping the leader up to date on every count, so
-//! that the end needs no table walk (stop words put in the tables first, marked): 5.59-5.71 ->
-//! 5.69-5.94 ms, the compare per token costs more than the walk. A third flat table, small
-//! enough for L1, for the words of up to 4 bytes (60% of the tokens): 5.58-5.61 -> 5.90-6.08
-//! ms. One table of 24-byte slots for every ASCII word of up to 16 bytes, no branch on the
-//! length: 4.66-4.78 -> 4.89-4.99 ms. The home slot from the hash's low bits instead of its top
-//! ones: 4.66-4.73 -> 4.87-4.96 ms. Each 64 bytes' tokens keyed and their slots prefetched
-//! before they are looked up: 4.47-4.53 -> 5.30-5.50 ms. No difference beyond the noise (about
-//! 0.1 ms): 32-byte (aligned) slots for the 9-to-16-byte words; `seq` and `count` read as one
-//! `u64` when ranking; flat tables starting at half the size, or filled to 1/2 or 7/8; hashbrown
-//! starting at 1 Ki entries instead of 8 Ki (slower if anything); keeping the read buffer from
-//! one book to the next (0.1 ms faster in one run, the same in the next).
-//!
-//! Measured and not kept (session 3, on another machine, A/B on the seed books): an own flat
-//! table (linear probing, or 4-way buckets of one cache line) fed by a queue that prefetches
-//! each word's slot 32 tokens ahead was about a third slower than the hashbrown tables of then,
-//! with or without the prefetch; independent random reads within 1 MiB cost no more than within
-//! L1 there, so the probes were bound by instructions and branch misses rather than cache
-//! misses. Reusing one pair of tables across books, and smaller read buffers (16 or 64 KiB
-//! instead of 256), gained nothing.
+//! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
+//! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
+//! 24-byte-slot table for all words of up to 16 bytes, 4.66-4.78 -> 4.89-4.99; the home slot
+//! from the hash's low bits, 4.66-4.73 -> 4.87-4.96; each 64 bytes' tokens keyed and their
+//! slots prefetched before lookup, 4.47-4.53 -> 5.30-5.50. Session 5: each token counted one
+//! step late so that the next one's slot is prefetched first, 4.39-4.55 -> 4.61-4.68 (4.70-4.87
+//! without the prefetch); each 4 KiB's token starts and ends written out branch-free, then
+//! counted in one loop (one loop exit per 4 KiB, not per 64 bytes), 4.24-4.29 -> 4.93-5.06; the
+//! whole crate built for the host CPU (AVX2, BMI), an upper bound for runtime-detected AVX2
+//! marking, 4.31-4.49 -> 4.25-4.40, not worth the dispatch. Within the noise (about 0.1 ms):
+//! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8;
+//! hashbrown starting smaller; keeping the read buffer across books; an unchecked slot index;
+//! ranking by a vectorizable maximum count, then a scan for it. Session 3 (another machine): a
+//! prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
 
 use std::io::Read;
 
@@ -950,7 +940,7 @@ impl LineCounter {
     }
 
     /// Free space to read the next bytes into (never empty), then [`commit`](Self::commit) them.
-    /// The buffer's last [`PADDING`] bytes are never handed out.
+    /// The buffer's last 16 bytes are never handed out: tokens at the text's end load them.
     pub fn spare(&mut self) -> &mut [u8] {
         if self.filled + PADDING == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
