@@ -52,11 +52,14 @@
 //! without the prefetch); each 4 KiB's token starts and ends written out branch-free, then
 //! counted in one loop (one loop exit per 4 KiB, not per 64 bytes), 4.24-4.29 -> 4.93-5.06; the
 //! whole crate built for the host CPU (AVX2, BMI), an upper bound for runtime-detected AVX2
-//! marking, 4.31-4.49 -> 4.25-4.40, not worth the dispatch. Within the noise (about 0.1 ms):
+//! marking, 4.31-4.49 -> 4.25-4.40, not worth the dispatch; a thread's spare slots cut to the
+//! size a book starts with, not the last book's, 4.04-4.13 -> 4.24-4.47; the open token's end
+//! peeled off each 64 bytes' loop, 4.15-4.36 -> 4.38-4.47. Within the noise (about 0.1 ms):
 //! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8;
-//! hashbrown starting smaller; keeping the read buffer across books; an unchecked slot index;
-//! ranking by a vectorizable maximum count, then a scan for it. Session 3 (another machine): a
-//! prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
+//! hashbrown starting smaller; keeping the read buffer across books, or one of 32 or 64 KiB;
+//! flat tables at twice the size; the tiny key's marker bit from a table; an unchecked slot
+//! index; ranking by a vectorizable maximum count, then a scan for it. Session 3 (another
+//! machine): a prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
 
 use std::io::Read;
 
