@@ -19,51 +19,47 @@
 //!   not count; punctuation stays part of a token. The most common word wins; a tie goes to the
 //!   word seen first (as `Counter.most_common` does). No countable word is `word: None, count: 0`.
 //!
-//! Speed: a block of lines has its ASCII capitals lowered in place first (one vectorized pass,
-//! before the UTF-8 check, which lowering cannot change), then is read 64 bytes at a time: they
-//! are marked for ASCII whitespace in one 64-bit word (SSE2 compares, sixteen bytes at a time;
-//! eight at a time with plain integer operations elsewhere), and their tokens are read off its
-//! bit transitions while the bytes are still in cache. An ASCII token of up to 16 bytes (nearly
-//! every token of an English book) is loaded and hashed as two 8-byte words (lowered there only
-//! for [`Counts::add_text`] callers) and found in an own linear-probing table that holds the
-//! word inline, one load per probe: 16-byte slots for words of up to 8 bytes (90% of the
-//! tokens), 24-byte ones for 9 to 16. Longer words and words with other characters take the
-//! general path (a hashbrown table of 32-byte entries); stop words are looked up once at the
-//! end, not per token, and the end ranks the flat tables' slots without a branch per slot. A
-//! thread keeps the last book's flat tables for its next book (see `FlatTable::with_slots`).
+//! Speed: a block of lines has its ASCII capitals lowered in place (one vectorized pass that
+//! also tells whether the block is all ASCII, which then needs no UTF-8 check; lowering cannot
+//! change the check's result), then is read 64 bytes at a time: they are marked for ASCII
+//! whitespace in one 64-bit word (SSE2; plain integer operations elsewhere), and their tokens
+//! are read off its bit transitions while in cache. An ASCII token of up to 16 bytes (nearly
+//! every token of an English book) is loaded as one or two 8-byte words (without a bounds
+//! check: the read buffer keeps 16 bytes past the text) and found in an own linear-probing
+//! table that holds the word inline, one load per probe: 16-byte slots for words of up to 8
+//! bytes (90% of the tokens), 24-byte ones for 9 to 16. Other tokens take the general path, out
+//! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
+//! which ranks the flat tables' slots without a branch per slot. A thread keeps the last book's
+//! flat tables for its next book (see `FlatTable::with_slots`).
 //!
-//! Measured (session 4, seed books, per pass, A/B alternated in one run): the flat table instead
-//! of hashbrown for the words of up to 8 bytes, with the branch-free ranking, took the full
-//! streaming pass from 5.35-5.66 ms to 5.28-5.45 ms (hits alone 3.80-3.84 -> 3.66-3.71 ms;
-//! filled to 1/2 instead of 3/4: no better; 8 Ki slots to start: 9.2 ms, the 128 KiB tables
-//! land on glibc's mmap threshold and every book pays fresh pages). Lowering each block in place
-//! before the token loop, instead of each token's two 8-byte words inside it: 5.52-5.74 ->
-//! 4.61-5.12 ms. A flat table for the ASCII words of 9 to 16 bytes too (they were in hashbrown),
-//! with the flat tables' slots kept from one book to the next: 4.77-4.84 -> 4.61-4.77 ms; the
-//! same table without keeping the slots: 7.25-7.62 ms, page faults on fresh pages every book.
-//! Hashing the flat tables' keys with 64-bit multiplications (Fibonacci hashing) instead of a
-//! folded 128-bit product: 4.59-4.86 -> 4.52-4.65 ms.
+//! Measured, kept (full streaming pass over the seed books, A/B alternated in one run; session
+//! 4): the flat table for words of up to 8 bytes, with the branch-free ranking, 5.35-5.66 ->
+//! 5.28-5.45 ms; lowering each block in place, not each token's words, 5.52-5.74 -> 4.61-5.12;
+//! the flat table for 9 to 16 bytes with slots kept across books, 4.77-4.84 -> 4.61-4.77
+//! (7.25-7.62 without keeping them: fresh pages every book); Fibonacci hashing instead of a
+//! folded 128-bit product, 4.59-4.86 -> 4.52-4.65. Session 5: no UTF-8 check for an all-ASCII
+//! block, 4.49-4.75 -> 4.41-4.56; the padded, unchecked token load with the rare tokens out of
+//! line, 4.41-4.56 -> 4.33-4.49; one 8-byte word, not two, for tokens of up to 8 bytes,
+//! 4.27-4.57 -> 4.19-4.38; a hit reads a slot's `seq` only when its count wraps (out of line),
+//! 4.26-4.51 -> 4.12-4.34.
 //!
-//! Measured and not kept (session 4, same way): keeping the leader up to date on every count, so
-//! that the end needs no table walk (stop words put in the tables first, marked): 5.59-5.71 ->
-//! 5.69-5.94 ms, the compare per token costs more than the walk. A third flat table, small
-//! enough for L1, for the words of up to 4 bytes (60% of the tokens): 5.58-5.61 -> 5.90-6.08
-//! ms. One table of 24-byte slots for every ASCII word of up to 16 bytes, no branch on the
-//! length: 4.66-4.78 -> 4.89-4.99 ms. The home slot from the hash's low bits instead of its top
-//! ones: 4.66-4.73 -> 4.87-4.96 ms. Each 64 bytes' tokens keyed and their slots prefetched
-//! before they are looked up: 4.47-4.53 -> 5.30-5.50 ms. No difference beyond the noise (about
-//! 0.1 ms): 32-byte (aligned) slots for the 9-to-16-byte words; `seq` and `count` read as one
-//! `u64` when ranking; flat tables starting at half the size, or filled to 1/2 or 7/8; hashbrown
-//! starting at 1 Ki entries instead of 8 Ki (slower if anything); keeping the read buffer from
-//! one book to the next (0.1 ms faster in one run, the same in the next).
-//!
-//! Measured and not kept (session 3, on another machine, A/B on the seed books): an own flat
-//! table (linear probing, or 4-way buckets of one cache line) fed by a queue that prefetches
-//! each word's slot 32 tokens ahead was about a third slower than the hashbrown tables of then,
-//! with or without the prefetch; independent random reads within 1 MiB cost no more than within
-//! L1 there, so the probes were bound by instructions and branch misses rather than cache
-//! misses. Reusing one pair of tables across books, and smaller read buffers (16 or 64 KiB
-//! instead of 256), gained nothing.
+//! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
+//! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
+//! 24-byte-slot table for all words of up to 16 bytes, 4.66-4.78 -> 4.89-4.99; the home slot
+//! from the hash's low bits, 4.66-4.73 -> 4.87-4.96; each 64 bytes' tokens keyed and their
+//! slots prefetched before lookup, 4.47-4.53 -> 5.30-5.50. Session 5: each token counted one
+//! step late so that the next one's slot is prefetched first, 4.39-4.55 -> 4.61-4.68 (4.70-4.87
+//! without the prefetch); each 4 KiB's token starts and ends written out branch-free, then
+//! counted in one loop (one loop exit per 4 KiB, not per 64 bytes), 4.24-4.29 -> 4.93-5.06; the
+//! whole crate built for the host CPU (AVX2, BMI), an upper bound for runtime-detected AVX2
+//! marking, 4.31-4.49 -> 4.25-4.40, not worth the dispatch; a thread's spare slots cut to the
+//! size a book starts with, not the last book's, 4.04-4.13 -> 4.24-4.47; the open token's end
+//! peeled off each 64 bytes' loop, 4.15-4.36 -> 4.38-4.47. Within the noise (about 0.1 ms):
+//! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8;
+//! hashbrown starting smaller; keeping the read buffer across books, or one of 32 or 64 KiB;
+//! flat tables at twice the size; the tiny key's marker bit from a table; an unchecked slot
+//! index; ranking by a vectorizable maximum count, then a scan for it. Session 3 (another
+//! machine): a prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
 
 use std::io::Read;
 
@@ -512,7 +508,11 @@ impl<K: FlatKey> FlatTable<K> {
         loop {
             let e = &mut self.slots[i];
             if e.key == key {
-                bump(&mut e.count, e.seq, high);
+                // Not `bump`: `seq` is read only when the count wraps.
+                e.count = e.count.wrapping_add(1);
+                if e.count == 0 {
+                    carry(e.seq, high);
+                }
                 return Ok(());
             }
             if e.key == K::FREE {
@@ -572,8 +572,15 @@ impl<K: FlatKey> FlatTable<K> {
 fn bump(count: &mut u32, seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
     *count = count.wrapping_add(1);
     if *count == 0 {
-        *high.entry(seq).or_default() += 1 << 32;
+        carry(seq, high);
     }
+}
+
+/// Carries a wrapped count into `high[seq]`.
+#[cold]
+#[inline(never)]
+fn carry(seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
+    *high.entry(seq).or_default() += 1 << 32;
 }
 
 /// The most common word seen so far by [`Counts::most_common`].
@@ -669,12 +676,26 @@ impl Counts {
     /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
     /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
-        self.add_text_as::<false>(text);
+        self.add_text_as::<false>(text, text.as_bytes());
     }
 
     /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already (`LOWERED`).
     #[inline(always)]
-    fn add_text_as<const LOWERED: bool>(&mut self, text: &str) {
+    ///
+    /// `bytes` is `text`'s bytes, or those and at least 16 more (padding): then every token of
+    /// up to 16 bytes is loaded without a bounds check.
+    fn add_text_as<const LOWERED: bool>(&mut self, text: &str, bytes: &[u8]) {
+        assert!(bytes.as_ptr() == text.as_ptr() && bytes.len() >= text.len());
+        if bytes.len() >= text.len() + 16 {
+            self.tokens::<LOWERED, true>(text, bytes);
+        } else {
+            self.tokens::<LOWERED, false>(text, bytes);
+        }
+    }
+
+    /// [`add_text_as`](Self::add_text_as), `PADDED` if `bytes` has at least 16 bytes past `text`.
+    #[inline(always)]
+    fn tokens<const LOWERED: bool, const PADDED: bool>(&mut self, text: &str, bytes: &[u8]) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
         let last = tail_spaces(blocks.remainder());
@@ -696,7 +717,7 @@ impl Counts {
                     starts &= starts.wrapping_sub(1);
                     start
                 });
-                self.add_span::<LOWERED>(text, start, end);
+                self.add_span::<LOWERED, PADDED>(text, bytes, start, end);
             }
             if starts != 0 {
                 open = Some(w * 64 + starts.trailing_zeros() as usize);
@@ -704,23 +725,43 @@ impl Counts {
         }
     }
 
-    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes.
+    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes; `bytes` as for
+    /// [`tokens`](Self::tokens).
     #[inline(always)]
-    fn add_span<const LOWERED: bool>(&mut self, text: &str, start: usize, end: usize) {
+    fn add_span<const LOWERED: bool, const PADDED: bool>(
+        &mut self,
+        text: &str,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+    ) {
         let lower = |x| if LOWERED { x } else { lower8(x) };
         let len = end - start;
-        if let Some(sixteen) = text.as_bytes().get(start..start + 16).filter(|_| len <= 16) {
-            let (a, b) = sixteen.split_at(8);
-            let keep = KEEP[len];
-            let raw = [
-                u64::from_le_bytes(a.try_into().unwrap_or([0; 8])) & keep[0],
-                u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) & keep[1],
-            ];
-            if (raw[0] | raw[1]) & HIGH == 0 {
-                if len <= 8 {
-                    return self.add_tiny(lower(raw[0]) | 0x80 << (8 * (len - 1)));
+        let sixteen = match PADDED {
+            // SAFETY: `start < end <= text.len()`, and `bytes` (`text`'s bytes first) has at
+            // least 16 more: `start..start + 16` is in it.
+            true => Some(unsafe {
+                bytes
+                    .as_ptr()
+                    .add(start)
+                    .cast::<[u8; 16]>()
+                    .read_unaligned()
+            }),
+            false => bytes.get(start..start + 16).and_then(|b| b.try_into().ok()),
+        };
+        if let Some(sixteen) = sixteen {
+            let word =
+                |i: usize| u64::from_le_bytes(sixteen[i..i + 8].try_into().unwrap_or([0; 8]));
+            if len <= 8 {
+                let raw = word(0) & KEEP[len][0];
+                if raw & HIGH == 0 {
+                    return self.add_tiny(lower(raw) | 0x80 << (8 * (len - 1)));
                 }
-                return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
+            } else if len <= 16 {
+                let raw = [word(0), word(8) & KEEP[len][1]];
+                if (raw[0] | raw[1]) & HIGH == 0 {
+                    return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
+                }
             }
         }
         self.add_token(&text[start..end]);
@@ -882,6 +923,9 @@ pub fn count_words(
     }
 }
 
+/// Bytes past the end of a [`LineCounter`]'s text, so that a token's 16 bytes load unchecked.
+const PADDING: usize = 16;
+
 /// The word-counting core that the blocking and the async paths share: bytes go in (read into
 /// [`LineCounter::spare`], or fed as chunks), every complete line is counted, the tail at the end.
 ///
@@ -904,18 +948,20 @@ impl LineCounter {
         LineCounter {
             name: name.to_owned(),
             counts: Counts::default(),
-            buf: vec![0u8; 1 << 18],
+            buf: vec![0u8; (1 << 18) + PADDING],
             filled: 0,
             offset: 0,
         }
     }
 
     /// Free space to read the next bytes into (never empty), then [`commit`](Self::commit) them.
+    /// The buffer's last 16 bytes are never handed out: tokens at the text's end load them.
     pub fn spare(&mut self) -> &mut [u8] {
-        if self.filled == self.buf.len() {
+        if self.filled + PADDING == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        &mut self.buf[self.filled..]
+        let end = self.buf.len() - PADDING;
+        &mut self.buf[self.filled..end]
     }
 
     /// Takes `n` bytes written into [`spare`](Self::spare) and counts every line they complete.
@@ -966,10 +1012,15 @@ impl LineCounter {
         // UTF-8 nor where they stop being (every byte of a multi-byte sequence is 0x80 or
         // more), nor any token's lowercase form (ASCII letters are cased either way, so the
         // final-sigma rule sees the same context).
-        self.buf[..end].make_ascii_lowercase();
-        match std::str::from_utf8(&self.buf[..end]) {
+        let decoded = match lower_ascii(&mut self.buf[..end]) {
+            // SAFETY: every byte is ASCII, so the bytes are UTF-8.
+            true => Ok(unsafe { std::str::from_utf8_unchecked(&self.buf[..end]) }),
+            false => std::str::from_utf8(&self.buf[..end]),
+        };
+        match decoded {
             Ok(text) => {
-                self.counts.add_text_as::<true>(text);
+                self.counts
+                    .add_text_as::<true>(text, &self.buf[..end + PADDING]);
                 Ok(())
             }
             Err(e) => Err(format!(
@@ -979,6 +1030,17 @@ impl LineCounter {
             )),
         }
     }
+}
+
+/// Lowers the ASCII capitals of `bytes` in place (one vectorized pass) and says whether every
+/// byte is ASCII, in which case the bytes are UTF-8 with no further check.
+fn lower_ascii(bytes: &mut [u8]) -> bool {
+    let mut seen = 0u8;
+    for b in bytes.iter_mut() {
+        seen |= *b;
+        *b = b.to_ascii_lowercase();
+    }
+    seen < 0x80
 }
 
 /// `most_common_word` for `--mode async`: the same counting, fed the body's chunks as they
@@ -1255,6 +1317,57 @@ mod tests {
         let mut counter = LineCounter::new("t");
         counter.feed(b"ok\nab").unwrap();
         assert!(counter.feed(b"\xffc\n").unwrap_err().contains("offset 5"));
+    }
+
+    #[test]
+    fn lowering_in_place_tells_whether_every_byte_is_ascii() {
+        let mut ascii = *b"Hello, WORLD\x7f\x00 zZ@[`{";
+        assert!(lower_ascii(&mut ascii));
+        assert_eq!(&ascii, b"hello, world\x7f\x00 zz@[`{");
+        let mut mixed = "ÉCOLE École x".as_bytes().to_vec();
+        assert!(!lower_ascii(&mut mixed));
+        assert_eq!(mixed, "École École x".as_bytes());
+        assert!(lower_ascii(&mut []));
+    }
+
+    #[test]
+    fn tokens_ending_at_the_end_of_the_buffer_ignore_the_bytes_past_it() {
+        // The last line (no `\n`) ends at or near the end of the read buffer, after a line of
+        // other letters that leaves its bytes past the text: a token's 16-byte load reads them.
+        // One book has a non-ASCII word up front, so its first block takes the UTF-8 check.
+        let buffer = 1 << 18;
+        for first in ["Xyz\n", "École\n"] {
+            for len in (buffer - 40..buffer + 3).chain([1, 17, 100]) {
+                let mut text = String::from(first);
+                text.push_str(&"QWERTYUIOPASDFGHJKL ".repeat(buffer / 40));
+                text.push('\n');
+                let words = "Abcdefghijklmnop abcdEFGH Ab ".repeat(len / 16 + 1);
+                text.push_str(&words[..len.saturating_sub(text.len()).max(1)]);
+                let counts = count(text.as_bytes()).unwrap();
+                assert_eq!(counts.all(), reference(&text), "{first:?} {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_past_32_bits_carry_into_the_high_part() {
+        let mut counts = Counts::default();
+        for word in ["ab", "abcdefghij", "ÉCOLE"] {
+            counts.add(word);
+        }
+        // Every word's count at the last value its 32 bits hold.
+        let tiny = counts.tiny.slots.iter_mut().filter(|e| e.key != 0);
+        tiny.for_each(|e| e.count = u32::MAX);
+        let mid = counts.mid.slots.iter_mut().filter(|e| e.key != [0, 0]);
+        mid.for_each(|e| e.count = u32::MAX);
+        counts.table.iter_mut().for_each(|e| e.count = u32::MAX);
+        for word in ["ab", "Abcdefghij", "école", "ab", "ab"] {
+            counts.add(word);
+        }
+        assert_eq!(counts.get("ab"), (1 << 32) + 2);
+        assert_eq!(counts.get("abcdefghij"), 1 << 32);
+        assert_eq!(counts.get("école"), 1 << 32);
+        assert_eq!(counts.most_common(&[]), (Some("ab".into()), (1 << 32) + 2));
     }
 
     #[test]
