@@ -37,7 +37,7 @@
 //! 5.28-5.45 ms; lowering each block in place, not each token's words, 5.52-5.74 -> 4.61-5.12;
 //! the flat table for 9 to 16 bytes with slots kept across books, 4.77-4.84 -> 4.61-4.77
 //! (7.25-7.62 without keeping them: fresh pages every book); Fibonacci hashing instead of a
-//! folded 128-bit product, 4.59-4.86 -> 4.52-4.65. Session 5: no UTF-8 check for an all-ASCII
+//! folded 128-bit product, 4.59-4.86 -> 4.52-4.65; then no UTF-8 check for an all-ASCII
 //! block, 4.49-4.75 -> 4.41-4.56; the padded, unchecked token load with the rare tokens out of
 //! line, 4.41-4.56 -> 4.33-4.49; one 8-byte word, not two, for tokens of up to 8 bytes,
 //! 4.27-4.57 -> 4.19-4.38; a hit reads a slot's `seq` only when its count wraps (out of line),
@@ -47,7 +47,7 @@
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
 //! 24-byte-slot table for all words of up to 16 bytes, 4.66-4.78 -> 4.89-4.99; the home slot
 //! from the hash's low bits, 4.66-4.73 -> 4.87-4.96; each 64 bytes' tokens keyed and their
-//! slots prefetched before lookup, 4.47-4.53 -> 5.30-5.50. Session 5: each token counted one
+//! slots prefetched before lookup, 4.47-4.53 -> 5.30-5.50; each token counted one
 //! step late so that the next one's slot is prefetched first, 4.39-4.55 -> 4.61-4.68 (4.70-4.87
 //! without the prefetch); each 4 KiB's token starts and ends written out branch-free, then
 //! counted in one loop (one loop exit per 4 KiB, not per 64 bytes), 4.24-4.29 -> 4.93-5.06; the
