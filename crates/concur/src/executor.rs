@@ -23,12 +23,12 @@ use std::iter::Fuse;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemResult, Result};
 use crate::handle::Handle;
 use crate::task::{TaskFn, Wire};
 
 /// The handle of a submitted chunk: one result per input, in input order.
-pub type ChunkHandle<O> = Handle<Vec<Result<O>>>;
+pub type ChunkHandle<O> = Handle<Vec<ItemResult<O>>>;
 
 /// A pool that runs registered tasks. Switching threads -> processes -> MPI is choosing another
 /// implementation of this trait; code written against it never changes.
@@ -142,7 +142,7 @@ pub struct Map<'a, It: Iterator, O> {
     /// Unordered mode: chunks as they complete.
     completed: (Sender<InFlight<O>>, Receiver<InFlight<O>>),
     in_flight: usize,
-    ready: std::vec::IntoIter<Result<O>>,
+    ready: std::vec::IntoIter<ItemResult<O>>,
 }
 
 impl<'a, It, O> Map<'a, It, O>
@@ -228,7 +228,7 @@ where
     fn next(&mut self) -> Option<Result<O>> {
         loop {
             if let Some(item) = self.ready.next() {
-                return Some(item);
+                return Some(item.map_err(|e| *e));
             }
             self.fill();
             let (handle, len) = self.next_chunk()?;
@@ -244,6 +244,6 @@ where
 }
 
 /// One copy of `error` per item of a chunk that failed as a whole.
-fn errors<O>(error: Error, len: usize) -> Vec<Result<O>> {
-    (0..len).map(|_| Err(error.clone())).collect()
+fn errors<O>(error: Error, len: usize) -> Vec<ItemResult<O>> {
+    (0..len).map(|_| Err(Box::new(error.clone()))).collect()
 }

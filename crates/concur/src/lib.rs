@@ -57,7 +57,7 @@ pub mod thread_pool;
 pub mod trace;
 pub mod wait;
 
-pub use error::{Error, Result};
+pub use error::{Error, ItemResult, Result};
 pub use executor::{ChunkHandle, Executor, Map};
 pub use graph::{after, submit_after, Graph};
 #[cfg(not(concur_loom))]

@@ -41,7 +41,7 @@ impl Executor for Sequential {
         let outcome = run_each(vec![input], |x| task.call(x))
             .pop()
             .expect("one input, one result");
-        Ok(Handle::ready(outcome))
+        Ok(Handle::ready(outcome.map_err(|e| *e)))
     }
 
     fn submit_chunk<I: Wire, O: Wire>(

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{panic_message, Error, Result};
+use crate::error::{panic_message, Error, ItemResult, Result};
 
 /// A type that can be a task's input or output: sent between threads, and between processes.
 pub trait Wire: Serialize + DeserializeOwned + Send + 'static {}
@@ -49,11 +49,12 @@ impl<I, O> TaskFn<I, O> {
 
 /// Runs `f` on each input, catching each panic as that item's [`Error::Panicked`]: one bad item
 /// never loses the others.
-pub(crate) fn run_each<I, O>(inputs: Vec<I>, f: impl Fn(I) -> O) -> Vec<Result<O>> {
+pub(crate) fn run_each<I, O>(inputs: Vec<I>, f: impl Fn(I) -> O) -> Vec<ItemResult<O>> {
     inputs
         .into_iter()
         .map(|x| {
-            catch_unwind(AssertUnwindSafe(|| f(x))).map_err(|p| Error::Panicked(panic_message(&*p)))
+            catch_unwind(AssertUnwindSafe(|| f(x)))
+                .map_err(|p| Box::new(Error::Panicked(panic_message(&*p))))
         })
         .collect()
 }
@@ -63,7 +64,7 @@ pub trait ErasedTask: Sync {
     /// The registered name.
     fn name(&self) -> &'static str;
     /// Decodes a postcard-encoded `Vec<I>`, runs the task on each item (catching each panic) and
-    /// returns the postcard-encoded `Vec<Result<O, Error>>`.
+    /// returns the postcard-encoded `Vec<ItemResult<O>>`.
     fn run_chunk(&self, inputs: &[u8]) -> Result<Vec<u8>>;
 }
 
@@ -92,7 +93,10 @@ pub fn encode_one<I: Wire, O: Wire>(
 ) -> Result<(Vec<u8>, impl FnOnce(&[u8]) -> Result<O> + Send + 'static)> {
     let (payload, decode) = encode_chunk(task, vec![input])?;
     Ok((payload, move |bytes: &[u8]| {
-        decode(bytes)?.pop().expect("one result, checked")
+        decode(bytes)?
+            .pop()
+            .expect("one result, checked")
+            .map_err(|e| *e)
     }))
 }
 
@@ -105,7 +109,7 @@ pub fn encode_chunk<I: Wire, O: Wire>(
     inputs: Vec<I>,
 ) -> Result<(
     Vec<u8>,
-    impl FnOnce(&[u8]) -> Result<Vec<Result<O>>> + Send + 'static,
+    impl FnOnce(&[u8]) -> Result<Vec<ItemResult<O>>> + Send + 'static,
 )> {
     let name = task.name();
     let len = inputs.len();
@@ -116,8 +120,8 @@ pub fn encode_chunk<I: Wire, O: Wire>(
     }))
 }
 
-fn decode_results<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<Result<O>>> {
-    let results: Vec<Result<O>> = postcard::from_bytes(payload).map_err(|e| {
+fn decode_results<O: Wire>(task: &str, payload: &[u8], len: usize) -> Result<Vec<ItemResult<O>>> {
+    let results: Vec<ItemResult<O>> = postcard::from_bytes(payload).map_err(|e| {
         Error::Wire(format!(
             "decoding the results of `{task}` from a worker: {e}"
         ))

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! The header is a small postcard-encoded enum ([`ToWorker`] or [`ToParent`]); the payload is
-//! already postcard (a task's `Vec<I>` inputs or `Vec<Result<O, Error>>` results) and is appended
-//! as is, so a 100 MB argument is never copied into a second envelope.
+//! already postcard (a task's `Vec<I>` inputs or `Vec<ItemResult<O>>` results; serde writes a
+//! boxed error as the error itself) and is appended as is, so a 100 MB argument is never copied
+//! into a second envelope.
 //!
 //! # What it promises
 //!
@@ -73,7 +74,7 @@ pub enum ToParent {
         /// What went wrong, naming the initializer.
         message: String,
     },
-    /// The chunk ran; the payload is a postcard `Vec<Result<O, Error>>`, one per input.
+    /// The chunk ran; the payload is a postcard `Vec<ItemResult<O>>`, one per input.
     Done,
     /// The chunk could not run at all (unregistered task, undecodable inputs).
     Failed {
