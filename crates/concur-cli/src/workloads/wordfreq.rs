@@ -680,13 +680,13 @@ impl Counts {
     }
 
     /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already (`LOWERED`).
-    #[inline(always)]
     ///
     /// `bytes` is `text`'s bytes, or those and at least 16 more (padding): then every token of
     /// up to 16 bytes is loaded without a bounds check.
+    #[inline(always)]
     fn add_text_as<const LOWERED: bool>(&mut self, text: &str, bytes: &[u8]) {
         assert!(bytes.as_ptr() == text.as_ptr() && bytes.len() >= text.len());
-        if bytes.len() >= text.len() + 16 {
+        if bytes.len() >= text.len() + PADDING {
             self.tokens::<LOWERED, true>(text, bytes);
         } else {
             self.tokens::<LOWERED, false>(text, bytes);
