@@ -46,7 +46,7 @@ fn is_prime(n: u64) -> bool {
             && (3..)
                 .step_by(2)
                 .take_while(|d| d <= &(n / d))
-                .all(|d| n % d != 0))
+                .all(|d| !n.is_multiple_of(d)))
 }
 concur::task! { static IS_PRIME: fn(u64) -> bool = is_prime; }
 

@@ -11,7 +11,7 @@ use concur::{Error, Executor, ProcessPool};
 concur::enable_test_workers!();
 
 fn nap(x: u64) -> u64 {
-    if x % 4 == 0 {
+    if x.is_multiple_of(4) {
         std::thread::sleep(Duration::from_micros(500));
     }
     x + 1

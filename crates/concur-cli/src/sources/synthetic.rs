@@ -138,7 +138,7 @@ impl Vocabulary {
         while stop < STOP_WORDS.len() || generated < GENERATED_WORDS {
             let rank = slots.len();
             let content = stop == STOP_WORDS.len()
-                || (rank >= FIRST_CONTENT_RANK && (rank - FIRST_CONTENT_RANK) % 3 == 0);
+                || (rank >= FIRST_CONTENT_RANK && (rank - FIRST_CONTENT_RANK).is_multiple_of(3));
             if content {
                 slots.push(Slot::Generated(generated));
                 generated += 1;

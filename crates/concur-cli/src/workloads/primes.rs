@@ -48,7 +48,7 @@ pub fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return n == 2;
     }
     if n < EXACT {
@@ -60,7 +60,7 @@ pub fn is_prime(n: u64) -> bool {
     let mut d = 3u64;
     // `d <= n / d` is `d * d <= n` without overflow.
     while d <= n / d {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 2;
@@ -120,7 +120,7 @@ pub fn odd_divisor_in(n: u64, lo: u64, hi: u64, stop: &CancelToken) -> Option<u6
         let divides = if n < EXACT {
             divides_exact(d, n)
         } else {
-            n % d == 0
+            n.is_multiple_of(d)
         };
         if divides {
             return Some(d);
@@ -373,14 +373,14 @@ mod tests {
             x ^= x << 17;
             let n = x % EXACT;
             let d = 1 + (x >> 40) % (1 << 26);
-            assert_eq!(divides_exact(d, n), n % d == 0, "{n} % {d}");
+            assert_eq!(divides_exact(d, n), n.is_multiple_of(d), "{n} % {d}");
             let m = (n / d) * d; // a multiple, and its neighbours
             assert!(divides_exact(d, m));
             assert_eq!(divides_exact(d, m + 1), d == 1);
         }
         assert_eq!(
             is_prime(EXACT - 1),
-            (EXACT - 1) % 3 != 0 && is_prime_integer(EXACT - 1)
+            !(EXACT - 1).is_multiple_of(3) && is_prime_integer(EXACT - 1)
         );
     }
 
@@ -390,7 +390,7 @@ mod tests {
             && (3..)
                 .step_by(2)
                 .take_while(|d| d * d <= n)
-                .all(|d| n % d != 0)
+                .all(|d| !n.is_multiple_of(d))
     }
 
     #[test]
