@@ -27,7 +27,9 @@
 //! every token of an English book) is loaded as one or two 8-byte words (without a bounds
 //! check: the read buffer keeps 16 bytes past the text) and found in an own linear-probing
 //! table that holds the word inline, one load per probe: 16-byte slots for words of up to 8
-//! bytes (90% of the tokens), 24-byte ones for 9 to 16. Other tokens take the general path, out
+//! bytes (90% of the tokens), 24-byte ones for 9 to 16; its home slot is taken without a
+//! branch both when it holds the word and when it is free (a new word, 14% of the tokens),
+//! and only another word there probes on. Other tokens take the general path, out
 //! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
 //! which ranks the flat tables' slots without a branch per slot. A thread keeps the last book's
 //! flat tables for its next book (see `FlatTable::with_slots`).
@@ -41,7 +43,9 @@
 //! block, 4.49-4.75 -> 4.41-4.56; the padded, unchecked token load with the rare tokens out of
 //! line, 4.41-4.56 -> 4.33-4.49; one 8-byte word, not two, for tokens of up to 8 bytes,
 //! 4.27-4.57 -> 4.19-4.38; a hit reads a slot's `seq` only when its count wraps (out of line),
-//! 4.26-4.51 -> 4.12-4.34.
+//! 4.26-4.51 -> 4.12-4.34. Session 5: the home slot taken branch-free for a hit or a new
+//! word (a new word no longer mispredicts; 49% of the 9-to-16-byte tokens are new),
+//! 4.10-4.30 -> 3.97-4.05; tables at most half full rather than 3/4, 3.84-4.08 -> 3.86-3.96.
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -55,11 +59,18 @@
 //! marking, 4.31-4.49 -> 4.25-4.40, not worth the dispatch; a thread's spare slots cut to the
 //! size a book starts with, not the last book's, 4.04-4.13 -> 4.24-4.47; the open token's end
 //! peeled off each 64 bytes' loop, 4.15-4.36 -> 4.38-4.47. Within the noise (about 0.1 ms):
-//! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8;
+//! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8
+//! (then, with a branch for a new word);
 //! hashbrown starting smaller; keeping the read buffer across books, or one of 32 or 64 KiB;
 //! flat tables at twice the size; the tiny key's marker bit from a table; an unchecked slot
 //! index; ranking by a vectorizable maximum count, then a scan for it. Session 3 (another
 //! machine): a prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
+//! Session 5: 128 bytes at a time in a `u128` (half the loop exits), 4.19-4.29 -> 4.59-4.80;
+//! the choice between the two flat tables made branch-free (one hash for both, the slot picked
+//! with `select_unpredictable`), 4.09-4.22 -> 5.92-6.03 (5.05-5.10 with raw pointers): the
+//! length branch mispredicts cheaply, as it resolves before any load, and it tells the
+//! hit-or-miss branch which table it is in; ranking with four running maxima, or the tables
+//! twice as big again, or the whole build with one codegen unit and fat LTO: within the noise.
 
 use std::io::Read;
 
@@ -223,7 +234,7 @@ pub struct Counts {
 impl Default for Counts {
     fn default() -> Self {
         // An English book has a few thousand to a few tens of thousands of distinct words: 16 Ki
-        // tiny slots (256 KiB) hold 12 Ki words before they double, 8 Ki mid ones (192 KiB) 6 Ki.
+        // tiny slots (256 KiB) hold 8 Ki words before they double, 8 Ki mid ones (192 KiB) 4 Ki.
         Counts {
             tiny: FlatTable::with_slots(1 << 14),
             mid: FlatTable::with_slots(1 << 13),
@@ -392,12 +403,19 @@ trait FlatKey: Copy + Eq + 'static {
     const FREE: Self;
     /// The key's hash, whose top bits are its home slot.
     fn hash(self) -> u64;
+    /// Whether a slot holding `self` holds a word other than `key` (neither `key` nor free),
+    /// with no branch.
+    fn other(self, key: Self) -> bool;
     /// This thread's spare slots: the largest a dropped table left.
     fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>>;
 }
 
 impl FlatKey for u64 {
     const FREE: Self = 0;
+    #[inline(always)]
+    fn other(self, key: Self) -> bool {
+        (self ^ key).min(self) != 0
+    }
     fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>> {
         thread_local!(static SPARE: std::cell::Cell<Vec<Tiny>> = const { std::cell::Cell::new(Vec::new()) });
         &SPARE
@@ -412,6 +430,11 @@ impl FlatKey for u64 {
 
 impl FlatKey for [u64; 2] {
     const FREE: Self = [0, 0];
+    /// A word's second half is never 0: it holds the length marker.
+    #[inline(always)]
+    fn other(self, key: Self) -> bool {
+        ((self[0] ^ key[0]) | (self[1] ^ key[1])).min(self[1]) != 0
+    }
     fn spare() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Slot<Self>>>> {
         thread_local!(static SPARE: std::cell::Cell<Vec<Mid>> = const { std::cell::Cell::new(Vec::new()) });
         &SPARE
@@ -423,11 +446,6 @@ impl FlatKey for [u64; 2] {
     }
 }
 
-/// The most a [`FlatTable`] is filled before it doubles: `LOAD_NUM / LOAD_DEN`. Frequent words
-/// come early and sit in their home slot, so a fuller table costs little on hits.
-const LOAD_NUM: usize = 3;
-const LOAD_DEN: usize = 4;
-
 /// A hash table of [`Slot`]s with linear probing: a word's slot is read with one load (no
 /// control bytes, no group match). A free slot has key [`FlatKey::FREE`] and count 0, so
 /// [`Counts::most_common`] can rank every slot without asking whether it is taken.
@@ -436,6 +454,8 @@ struct FlatTable<K: FlatKey> {
     slots: Vec<Slot<K>>,
     /// How many are taken.
     len: usize,
+    /// The most that may be taken before it doubles.
+    limit: usize,
     /// `64 - log2(slots.len())`: a hash's top bits are its home slot.
     shift: u32,
 }
@@ -474,9 +494,13 @@ impl<K: FlatKey> FlatTable<K> {
             slots = vec![free; n];
         }
         let shift = 64 - slots.len().trailing_zeros();
+        // Half full at most: a word outside its home slot costs a mispredicted branch that
+        // waits for the slot's load (at 3/4, 0.1 ms more on the seed's books).
+        let limit = slots.len() / 2;
         FlatTable {
             slots,
             len: 0,
+            limit,
             shift,
         }
     }
@@ -500,36 +524,58 @@ impl<K: FlatKey> FlatTable<K> {
         self.slots.iter().copied().filter(|e| e.key != K::FREE)
     }
 
-    /// Counts one more of `key` if it is in the table, else returns the free slot for it.
+    /// Counts one more of `key`, a new word getting `seq`. The home slot is taken as it is,
+    /// without a branch, both when it holds `key` and when it is free (a new word).
     #[inline(always)]
-    fn bump(&mut self, key: K, high: &mut rustc_hash::FxHashMap<u32, u64>) -> Result<(), usize> {
+    fn count(&mut self, key: K, seq: u32, high: &mut rustc_hash::FxHashMap<u32, u64>) {
+        let home = (key.hash() >> self.shift) as usize;
+        let e = &mut self.slots[home];
+        if K::other(e.key, key) {
+            return self.count_probing(home, key, seq, high);
+        }
+        let new = e.key == K::FREE;
+        e.key = key;
+        e.count = e.count.wrapping_add(1);
+        // Not an `if`, nor a mask: either compiles to a branch (0.9 ms more on the seed's books).
+        e.seq = std::hint::select_unpredictable(new, seq, e.seq);
+        if e.count == 0 {
+            carry(e.seq, high);
+        }
+        self.len += usize::from(new);
+        if self.len > self.limit {
+            self.grow();
+        }
+    }
+
+    /// [`count`](Self::count) past a `home` slot that holds another word.
+    #[inline(never)]
+    fn count_probing(
+        &mut self,
+        home: usize,
+        key: K,
+        seq: u32,
+        high: &mut rustc_hash::FxHashMap<u32, u64>,
+    ) {
         let mask = self.slots.len() - 1;
-        let mut i = (key.hash() >> self.shift) as usize;
+        let mut i = home;
         loop {
+            i = (i + 1) & mask;
             let e = &mut self.slots[i];
             if e.key == key {
-                // Not `bump`: `seq` is read only when the count wraps.
                 e.count = e.count.wrapping_add(1);
                 if e.count == 0 {
                     carry(e.seq, high);
                 }
-                return Ok(());
+                return;
             }
             if e.key == K::FREE {
-                return Err(i);
+                *e = Slot { key, count: 1, seq };
+                self.len += 1;
+                if self.len > self.limit {
+                    self.grow();
+                }
+                return;
             }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Puts the new word `key` (counted once) in the free slot `i` that [`bump`](Self::bump)
-    /// returned.
-    #[inline(always)]
-    fn put(&mut self, i: usize, key: K, seq: u32) {
-        self.slots[i] = Slot { key, count: 1, seq };
-        self.len += 1;
-        if self.len * LOAD_DEN > self.slots.len() * LOAD_NUM {
-            self.grow();
         }
     }
 
@@ -601,19 +647,15 @@ impl Counts {
     /// Counts one more ASCII word of 1 to 8 bytes, by its [`tiny_key`].
     #[inline(always)]
     fn add_tiny(&mut self, key: u64) {
-        if let Err(i) = self.tiny.bump(key, &mut self.high) {
-            let seq = self.distinct();
-            self.tiny.put(i, key, seq);
-        }
+        let seq = self.distinct();
+        self.tiny.count(key, seq, &mut self.high);
     }
 
     /// Counts one more ASCII word of 9 to 16 bytes, by its [`mid_key`].
     #[inline(always)]
     fn add_mid(&mut self, key: [u64; 2]) {
-        if let Err(i) = self.mid.bump(key, &mut self.high) {
-            let seq = self.distinct();
-            self.mid.put(i, key, seq);
-        }
+        let seq = self.distinct();
+        self.mid.count(key, seq, &mut self.high);
     }
 
     /// Counts one more of a word (lowercase, neither a [`Tiny`] nor a [`Mid`] one), whose [`key_of`] is `key`
