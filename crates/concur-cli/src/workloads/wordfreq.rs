@@ -454,6 +454,8 @@ struct FlatTable<K: FlatKey> {
     slots: Vec<Slot<K>>,
     /// How many are taken.
     len: usize,
+    /// Whether some slot may be taken: a table ranked by [`take_top`](Self::take_top) is not.
+    dirty: bool,
     /// The most that may be taken before it doubles.
     limit: usize,
     /// `64 - log2(slots.len())`: a hash's top bits are its home slot.
@@ -470,10 +472,21 @@ impl<K: FlatKey> Drop for FlatTable<K> {
         let keep = if spare.len() > self.slots.len() || self.slots.len() > MAX_SPARE_SLOTS {
             spare
         } else {
+            if self.dirty {
+                self.slots.fill(Slot::FREE);
+            }
             std::mem::take(&mut self.slots)
         };
         K::spare().set(keep);
     }
+}
+
+impl<K: FlatKey> Slot<K> {
+    const FREE: Self = Slot {
+        key: K::FREE,
+        count: 0,
+        seq: 0,
+    };
 }
 
 impl<K: FlatKey> FlatTable<K> {
@@ -482,16 +495,10 @@ impl<K: FlatKey> FlatTable<K> {
     /// whether they come back as fresh pages, each a page fault (glibc: when they reach its
     /// adaptive mmap and trim thresholds, as a 192 KiB `mid` table next to the others does).
     fn with_slots(n: usize) -> Self {
-        let free = Slot {
-            key: K::FREE,
-            count: 0,
-            seq: 0,
-        };
+        // Spare slots are free already.
         let mut slots = K::spare().take();
-        if slots.len() >= n {
-            slots.fill(free);
-        } else {
-            slots = vec![free; n];
+        if slots.len() < n {
+            slots = vec![Slot::FREE; n];
         }
         let shift = 64 - slots.len().trailing_zeros();
         // Half full at most: a word outside its home slot costs a mispredicted branch that
@@ -500,6 +507,7 @@ impl<K: FlatKey> FlatTable<K> {
         FlatTable {
             slots,
             len: 0,
+            dirty: true,
             limit,
             shift,
         }
@@ -580,16 +588,20 @@ impl<K: FlatKey> FlatTable<K> {
     }
 
     /// The taken slot with the highest count, the first seen among equals (a free slot if
-    /// every count is 0).
-    fn top(&self) -> Slot<K> {
-        let mut top = (0, 0);
-        for (i, e) in self.slots.iter().enumerate() {
+    /// every count is 0). Frees every slot on the way, so that the next table takes them as
+    /// they are: one pass over the memory, not two (3.93-4.12 -> 3.83-3.97 ms).
+    fn take_top(&mut self) -> Slot<K> {
+        let mut top = (0, Slot::FREE);
+        for e in self.slots.iter_mut() {
             let rank = u64::from(e.count) << 32 | u64::from(!e.seq);
             if rank > top.0 {
-                top = (rank, i);
+                top = (rank, *e);
             }
+            *e = Slot::FREE;
         }
-        self.slots[top.1]
+        self.len = 0;
+        self.dirty = false;
+        top.1
     }
 
     /// Sets the count of `key` to 0, if it is in the table.
@@ -918,7 +930,7 @@ impl Counts {
                     self.mid.zero(key);
                 }
             }
-            let (tiny, mid) = (self.tiny.top(), self.mid.top());
+            let (tiny, mid) = (self.tiny.take_top(), self.mid.take_top());
             consider(u64::from(tiny.count), tiny.seq, Best::Tiny(tiny));
             consider(u64::from(mid.count), mid.seq, Best::Mid(mid));
         } else {
