@@ -1280,6 +1280,27 @@ mod tests {
     }
 
     #[test]
+    fn a_book_counted_after_others_on_the_same_thread_starts_from_free_slots() {
+        // A thread's next table takes the slots the last one left: freed while ranking
+        // (`most_common`) or, for a table dropped unranked, when dropped.
+        let words = |text: &[u8]| {
+            let mut all: Vec<_> = count(text).unwrap().all().into_iter().collect();
+            all.sort();
+            all
+        };
+        let unranked = count(b"alpha beta beta extraordinarily").unwrap();
+        assert_eq!(unranked.get("beta"), 2);
+        drop(unranked);
+        assert_eq!(words(b"gamma"), [("gamma".to_string(), 1)]);
+        let ranked = count(b"delta delta extraordinarily").unwrap();
+        assert_eq!(ranked.most_common(&[]), (Some("delta".into()), 2));
+        assert_eq!(words(b"Epsilon"), [("epsilon".to_string(), 1)]);
+        let after = count(b"zeta").unwrap();
+        assert_eq!((after.get("delta"), after.get("extraordinarily")), (0, 0));
+        assert_eq!(after.most_common(&[]), (Some("zeta".into()), 1));
+    }
+
+    #[test]
     fn words_of_nine_to_sixteen_bytes_win_and_stop() {
         let counts = count(b"Abcdefghij abcdefghij b\n").unwrap();
         assert_eq!(counts.most_common(&[]), (Some("abcdefghij".into()), 2));
