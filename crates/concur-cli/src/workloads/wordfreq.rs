@@ -45,7 +45,9 @@
 //! 4.27-4.57 -> 4.19-4.38; a hit reads a slot's `seq` only when its count wraps (out of line),
 //! 4.26-4.51 -> 4.12-4.34. Session 5: the home slot taken branch-free for a hit or a new
 //! word (a new word no longer mispredicts; 49% of the 9-to-16-byte tokens are new),
-//! 4.10-4.30 -> 3.97-4.05; tables at most half full rather than 3/4, 3.84-4.08 -> 3.86-3.96.
+//! 4.10-4.30 -> 3.97-4.05; tables at most half full rather than 3/4, 3.84-4.08 -> 3.86-3.96;
+//! the ranking pass freeing the slots for the next book, 3.93-4.12 -> 3.83-3.97; no ASCII
+//! check per token in a block known to be all ASCII, 3.82-3.96 -> 3.73-3.85 (best of 21).
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -730,26 +732,32 @@ impl Counts {
     /// lowered and hashed as two 8-byte words, never copied byte by byte; longer tokens and
     /// tokens with other characters take the general path.
     pub fn add_text(&mut self, text: &str) {
-        self.add_text_as::<false>(text, text.as_bytes());
+        self.add_text_as::<false, false>(text, text.as_bytes());
     }
 
-    /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already (`LOWERED`).
+    /// [`add_text`](Self::add_text), for text whose ASCII capitals were lowered already
+    /// (`LOWERED`), and that is all ASCII (`ASCII`: no token needs checking).
     ///
     /// `bytes` is `text`'s bytes, or those and at least 16 more (padding): then every token of
     /// up to 16 bytes is loaded without a bounds check.
     #[inline(always)]
-    fn add_text_as<const LOWERED: bool>(&mut self, text: &str, bytes: &[u8]) {
+    fn add_text_as<const LOWERED: bool, const ASCII: bool>(&mut self, text: &str, bytes: &[u8]) {
         assert!(bytes.as_ptr() == text.as_ptr() && bytes.len() >= text.len());
+        debug_assert!(!ASCII || text.is_ascii());
         if bytes.len() >= text.len() + PADDING {
-            self.tokens::<LOWERED, true>(text, bytes);
+            self.tokens::<LOWERED, true, ASCII>(text, bytes);
         } else {
-            self.tokens::<LOWERED, false>(text, bytes);
+            self.tokens::<LOWERED, false, ASCII>(text, bytes);
         }
     }
 
     /// [`add_text_as`](Self::add_text_as), `PADDED` if `bytes` has at least 16 bytes past `text`.
     #[inline(always)]
-    fn tokens<const LOWERED: bool, const PADDED: bool>(&mut self, text: &str, bytes: &[u8]) {
+    fn tokens<const LOWERED: bool, const PADDED: bool, const ASCII: bool>(
+        &mut self,
+        text: &str,
+        bytes: &[u8],
+    ) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
         let last = tail_spaces(blocks.remainder());
@@ -771,7 +779,7 @@ impl Counts {
                     starts &= starts.wrapping_sub(1);
                     start
                 });
-                self.add_span::<LOWERED, PADDED>(text, bytes, start, end);
+                self.add_span::<LOWERED, PADDED, ASCII>(text, bytes, start, end);
             }
             if starts != 0 {
                 open = Some(w * 64 + starts.trailing_zeros() as usize);
@@ -782,7 +790,7 @@ impl Counts {
     /// Counts `text[start..end]`, the text between two ASCII whitespace bytes; `bytes` as for
     /// [`tokens`](Self::tokens).
     #[inline(always)]
-    fn add_span<const LOWERED: bool, const PADDED: bool>(
+    fn add_span<const LOWERED: bool, const PADDED: bool, const ASCII: bool>(
         &mut self,
         text: &str,
         bytes: &[u8],
@@ -808,12 +816,12 @@ impl Counts {
                 |i: usize| u64::from_le_bytes(sixteen[i..i + 8].try_into().unwrap_or([0; 8]));
             if len <= 8 {
                 let raw = word(0) & KEEP[len][0];
-                if raw & HIGH == 0 {
+                if ASCII || raw & HIGH == 0 {
                     return self.add_tiny(lower(raw) | 0x80 << (8 * (len - 1)));
                 }
             } else if len <= 16 {
                 let raw = [word(0), word(8) & KEEP[len][1]];
-                if (raw[0] | raw[1]) & HIGH == 0 {
+                if ASCII || (raw[0] | raw[1]) & HIGH == 0 {
                     return self.add_mid([lower(raw[0]), lower(raw[1]) | 0x80 << (8 * (len - 9))]);
                 }
             }
@@ -1066,15 +1074,17 @@ impl LineCounter {
         // UTF-8 nor where they stop being (every byte of a multi-byte sequence is 0x80 or
         // more), nor any token's lowercase form (ASCII letters are cased either way, so the
         // final-sigma rule sees the same context).
-        let decoded = match lower_ascii(&mut self.buf[..end]) {
+        let ascii = lower_ascii(&mut self.buf[..end]);
+        let padded = &self.buf[..end + PADDING];
+        if ascii {
             // SAFETY: every byte is ASCII, so the bytes are UTF-8.
-            true => Ok(unsafe { std::str::from_utf8_unchecked(&self.buf[..end]) }),
-            false => std::str::from_utf8(&self.buf[..end]),
-        };
-        match decoded {
+            let text = unsafe { std::str::from_utf8_unchecked(&self.buf[..end]) };
+            self.counts.add_text_as::<true, true>(text, padded);
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.buf[..end]) {
             Ok(text) => {
-                self.counts
-                    .add_text_as::<true>(text, &self.buf[..end + PADDING]);
+                self.counts.add_text_as::<true, false>(text, padded);
                 Ok(())
             }
             Err(e) => Err(format!(
