@@ -6,52 +6,20 @@
 //! A pass is the whole sequential work for every `*.txt` of BOOKS (name order): open, stream,
 //! decode, count, and pick the most common word that is not a stop word. Each round runs PASSES
 //! passes here, then `bench/python/wordfreq_speed.py` runs PASSES passes of the same work; both
-//! sides time each pass by the CPU time of the thread doing it (`clock_gettime` with
-//! `CLOCK_THREAD_CPUTIME_ID` on both: here through libc, wall time where that is missing; there
-//! `time.thread_time()`), so neither start-up nor waiting for a busy CPU counts. (Not
-//! `/proc/thread-self/schedstat`: for the running thread it lags by up to a scheduler tick, 4 ms
-//! here, which made a 10 ms pass read as 8 or 12.) The ratio of a round is Python's
-//! median pass over concur's median pass; the last line is the median ratio over the rounds.
+//! sides time each pass by the CPU time of the thread doing it (`CLOCK_THREAD_CPUTIME_ID` here,
+//! see `support/thread_cpu.rs`; `time.thread_time()` there), so neither start-up nor waiting
+//! for a busy CPU counts. The ratio of a round is Python's median pass over concur's median
+//! pass; the last line is the median ratio over the rounds.
 //! Both sides' results must agree, or the example fails.
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use concur_cli::sources::{load_stop_words, Location};
 use concur_cli::workloads::wordfreq::count_words;
 
-/// CPU time of the calling thread, exact to the nanosecond, where the OS tells it.
-#[cfg(unix)]
-fn thread_cpu() -> Option<Duration> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec, and the call writes nothing else.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
-    ok.then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
-}
-
-/// No thread CPU clock here: [`timed`] falls back to wall time.
-#[cfg(not(unix))]
-fn thread_cpu() -> Option<Duration> {
-    None
-}
-
-/// How long `work` took: thread CPU time, else wall time.
-fn timed(work: impl FnOnce()) -> f64 {
-    let (cpu, wall) = (thread_cpu(), Instant::now());
-    work();
-    match (cpu, thread_cpu()) {
-        (Some(start), Some(end)) => (end - start).as_secs_f64(),
-        _ => wall.elapsed().as_secs_f64(),
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::{median, timed};
 
 /// One pass: each book's `(name, word, count)`.
 fn pass(books: &[PathBuf], stop_words: &[String]) -> Vec<(String, Option<String>, u64)> {
