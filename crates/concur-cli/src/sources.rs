@@ -238,6 +238,16 @@ impl Location {
         }
     }
 
+    /// The size in bytes, if it is known without fetching: a file's, or a cached download's.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Location::File(path) | Location::Cached { cache: path, .. } => {
+                std::fs::metadata(path).ok().map(|m| m.len())
+            }
+            Location::Url { .. } => None,
+        }
+    }
+
     /// A buffered stream of the contents. The error names the file or URL.
     pub fn open(&self) -> Result<Box<dyn BufRead + Send>, String> {
         match self {

@@ -32,7 +32,8 @@
 //! and only another word there probes on. Other tokens take the general path, out
 //! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
 //! which ranks the flat tables' slots without a branch per slot. A thread keeps the last book's
-//! flat tables for its next book (see `FlatTable::with_slots`).
+//! flat tables' memory for its next book (see `FlatTable::with_slots`), whose tables are sized
+//! to its file size (see `Counts::for_book`).
 //!
 //! Measured, kept (full streaming pass over the seed books, A/B alternated in one run; session
 //! 4): the flat table for words of up to 8 bytes, with the branch-free ranking, 5.35-5.66 ->
@@ -47,7 +48,9 @@
 //! word (a new word no longer mispredicts; 49% of the 9-to-16-byte tokens are new),
 //! 4.10-4.30 -> 3.97-4.05; tables at most half full rather than 3/4, 3.84-4.08 -> 3.86-3.96;
 //! the ranking pass freeing the slots for the next book, 3.93-4.12 -> 3.83-3.97; no ASCII
-//! check per token in a block known to be all ASCII, 3.82-3.96 -> 3.73-3.85 (best of 21).
+//! check per token in a block known to be all ASCII, 3.82-3.96 -> 3.73-3.85 (best of 21);
+//! tables sized to the book's file size (`Counts::for_book`), not to the biggest book the
+//! thread has seen, best of 21 lower in 13 of 16 rounds, by about 1%.
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -235,11 +238,33 @@ pub struct Counts {
 
 impl Default for Counts {
     fn default() -> Self {
-        // An English book has a few thousand to a few tens of thousands of distinct words: 16 Ki
-        // tiny slots (256 KiB) hold 8 Ki words before they double, 8 Ki mid ones (192 KiB) 4 Ki.
+        Counts::for_book(None)
+    }
+}
+
+impl Counts {
+    /// Empty counts for a book of `bytes` bytes, if that is known, with flat tables about twice
+    /// the distinct words such a book has: every slot is ranked (and freed) at the end, so a
+    /// small book should not get a big book's tables. Heaps' law, fitted to the seed's books
+    /// (2.5 Ki to 12 Ki distinct ASCII words of up to 8 bytes, 0.5 Ki to 6.4 Ki of 9 to 16):
+    /// about 240 and 130 times the book's size in kB to the power 0.6, an upper estimate; a
+    /// table that fills up doubles. An unknown size gets 16 Ki and 8 Ki slots.
+    pub fn for_book(bytes: Option<u64>) -> Counts {
+        let (tiny, mid) = match bytes {
+            Some(bytes) => {
+                let scale = (bytes as f64 / 1e3).max(1.0).powf(0.6);
+                let slots = |words: f64| {
+                    ((2.0 * words) as usize)
+                        .next_power_of_two()
+                        .clamp(1 << 9, MAX_SPARE_SLOTS)
+                };
+                (slots(240.0 * scale), slots(130.0 * scale))
+            }
+            None => (1 << 14, 1 << 13),
+        };
         Counts {
-            tiny: FlatTable::with_slots(1 << 14),
-            mid: FlatTable::with_slots(1 << 13),
+            tiny: FlatTable::with_slots(tiny),
+            mid: FlatTable::with_slots(mid),
             table: hashbrown::HashTable::with_capacity(1 << 8),
             long: Vec::new(),
             high: Default::default(),
@@ -471,7 +496,8 @@ const MAX_SPARE_SLOTS: usize = 1 << 16;
 impl<K: FlatKey> Drop for FlatTable<K> {
     fn drop(&mut self) {
         let spare = K::spare().take();
-        let keep = if spare.len() > self.slots.len() || self.slots.len() > MAX_SPARE_SLOTS {
+        let (theirs, ours) = (spare.capacity(), self.slots.capacity());
+        let keep = if theirs > ours || ours > MAX_SPARE_SLOTS {
             spare
         } else {
             if self.dirty {
@@ -492,14 +518,17 @@ impl<K: FlatKey> Slot<K> {
 }
 
 impl<K: FlatKey> FlatTable<K> {
-    /// An empty table of at least `n` (a power of two) slots: this thread's spare ones if they
-    /// are enough. Every book allocating (and freeing) its own would leave it to the allocator
+    /// An empty table of `n` (a power of two) slots, in this thread's spare memory if it is
+    /// enough. Every book allocating (and freeing) its own would leave it to the allocator
     /// whether they come back as fresh pages, each a page fault (glibc: when they reach its
     /// adaptive mmap and trim thresholds, as a 192 KiB `mid` table next to the others does).
     fn with_slots(n: usize) -> Self {
-        // Spare slots are free already.
+        // The spare's slots are free already (however many it has, in however much memory).
         let mut slots = K::spare().take();
-        if slots.len() < n {
+        if slots.capacity() >= n {
+            slots.truncate(n);
+            slots.resize(n, Slot::FREE);
+        } else {
             slots = vec![Slot::FREE; n];
         }
         let shift = 64 - slots.len().trailing_zeros();
@@ -974,7 +1003,7 @@ pub fn count_words(
     name: &str,
     location: &Location,
 ) -> Result<Counts, String> {
-    let mut counter = LineCounter::new(name);
+    let mut counter = LineCounter::for_book(name, location.size());
     loop {
         match reader.read(counter.spare()) {
             Ok(0) => return counter.finish(),
@@ -1007,9 +1036,14 @@ pub struct LineCounter {
 impl LineCounter {
     /// A counter for the book `name` (named in its errors).
     pub fn new(name: &str) -> Self {
+        LineCounter::for_book(name, None)
+    }
+
+    /// A counter for the book `name` of `bytes` bytes, if that is known (see [`Counts::for_book`]).
+    pub fn for_book(name: &str, bytes: Option<u64>) -> Self {
         LineCounter {
             name: name.to_owned(),
-            counts: Counts::default(),
+            counts: Counts::for_book(bytes),
             buf: vec![0u8; (1 << 18) + PADDING],
             filled: 0,
             offset: 0,
@@ -1308,6 +1342,30 @@ mod tests {
         let after = count(b"zeta").unwrap();
         assert_eq!((after.get("delta"), after.get("extraordinarily")), (0, 0));
         assert_eq!(after.most_common(&[]), (Some("zeta".into()), 1));
+    }
+
+    #[test]
+    fn tables_are_sized_to_the_book_and_grow_past_the_estimate() {
+        let slots = |bytes| {
+            let counts = Counts::for_book(bytes);
+            (counts.tiny.slots.len(), counts.mid.slots.len())
+        };
+        assert_eq!(slots(None), (1 << 14, 1 << 13));
+        assert_eq!(slots(Some(73_023)), (1 << 13, 1 << 12)); // Alice: 2.5 Ki and 0.6 Ki words
+        assert_eq!(slots(Some(776_646)), (1 << 15, 1 << 14)); // 12.2 Ki and 6.4 Ki words
+        assert_eq!(slots(Some(0)), (1 << 9, 1 << 9));
+        assert_eq!(slots(Some(1 << 40)), (MAX_SPARE_SLOTS, MAX_SPARE_SLOTS));
+        // A book far richer than its size suggests: the smallest tables double, counts intact.
+        let text: String = (0..3000)
+            .map(|i| format!("w{i} longerword{i} w{i}\n"))
+            .collect();
+        let mut counter = LineCounter::for_book("t", Some(0));
+        counter.feed(text.as_bytes()).unwrap();
+        let counts = counter.finish().unwrap();
+        assert!(counts.tiny.slots.len() >= 4096 && counts.mid.slots.len() >= 4096);
+        let all = counts.all();
+        assert_eq!(all.len(), 6000);
+        assert_eq!((all["w2999"], all["longerword0"]), (2, 1));
     }
 
     #[test]
