@@ -31,7 +31,8 @@
 //! branch both when it holds the word and when it is free (a new word, 14% of the tokens),
 //! and only another word there probes on. Other tokens take the general path, out
 //! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
-//! which ranks the flat tables' slots without a branch per slot. A thread keeps the last book's
+//! then one pass over each flat table ranks its slots (free ones included: they have count 0)
+//! and frees them for the next book. A thread keeps the last book's
 //! flat tables' memory for its next book (see `FlatTable::with_slots`), whose tables are sized
 //! to its file size (see `Counts::for_book`).
 //!
