@@ -2,12 +2,15 @@
 //!
 //! Work split into K subtasks that search for *something* (a divisor, a match, a solution) is done
 //! as soon as one finds it. [`FirstFound`] groups the siblings' handles: when one produces a value
-//! its predicate accepts, the group's handle resolves to that value and every sibling is told to
-//! stop, in two ways at once:
+//! its predicate accepts, every sibling is told to stop, in two ways, in this order:
 //!
-//! - [`Handle::cancel`] on each sibling: a queued one never runs; a running one on a process pool
-//!   is killed with its worker (the executor decides; the group only calls `cancel`).
-//! - A shared [`CancelToken`] the task function polls: a running thread stops at its next check.
+//! 1. [`Handle::cancel`] on each sibling: a queued one never runs; a running one on a process pool
+//!    is killed with its worker (the executor decides; the group only calls `cancel`).
+//! 2. A shared [`CancelToken`] the task function polls: a running thread stops at its next check.
+//!    (Firing it first would let a stopped sibling's worker start a queued one before step 1.)
+//!
+//! Then the group's handle resolves to that value: whoever waits on it sees every queued sibling
+//! cancelled already.
 //!
 //! The token is a [`Wire`](crate::Wire) value, so it can be part of a registered task's input and
 //! the same task code runs on every executor. Within one process (threads, [`Sequential`](crate::Sequential))
@@ -165,12 +168,13 @@ impl<T: Send + 'static> Shared<T> {
         self.group.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stops every sibling: the token for running threads, `cancel` for the rest.
+    /// Stops every sibling: `cancel` first, so that no queued one can start on a worker that a
+    /// running sibling frees when it sees the token, which fires next.
     fn stop_all(&self, members: Vec<Handle<T>>) {
-        self.token.cancel();
         for m in members {
             m.cancel();
         }
+        self.token.cancel();
     }
 
     /// Resolves the group if it is closed and nothing is outstanding.
@@ -277,8 +281,8 @@ impl<T: Clone + Send + 'static> FirstFound<T> {
                     let promise = g.promise.take().expect("checked above");
                     let members = std::mem::take(&mut g.members);
                     drop(g);
-                    promise.complete(Ok(Some(value)));
                     shared.stop_all(members);
+                    promise.complete(Ok(Some(value)));
                 }
                 Ok(_) => shared.settle_if_finished(g),
                 Err(cause) => {
