@@ -14,10 +14,11 @@
 //! Other comments cite these by number.
 //!
 //! 1. `state` moves `PENDING -> RUNNING -> OK | FAILED`, `PENDING -> FAILED | CANCELLED`, and
-//!    `RUNNING -> CANCELLED` (a handle cancelled as its task started: the task runs on and its
-//!    value is discarded). Every move is a compare-and-swap; the thread that makes the terminal
-//!    move (the *claimer*) alone sets `outcome`, then publishes it (to the handle, if any, then to
-//!    the successors, then to the run's countdown).
+//!    `RUNNING -> CANCELLED` (a handle cancelled just as its node started: the starting thread
+//!    sees the handle refuse to start and leaves the task unrun, see `Engine::begin`). Every
+//!    move is a compare-and-swap; the thread that makes the terminal move (the *claimer*) alone
+//!    sets `outcome`, then publishes it (to the handle, if any, then to the successors, then to
+//!    the run's countdown).
 //! 2. `waiting` counts dependencies not yet `OK`. The dependency whose success takes it to zero
 //!    makes the node ready, so a node starts only when every dependency has a value. A failed or
 //!    cancelled dependency never decrements it: it claims its pending dependents itself (the
@@ -506,7 +507,10 @@ impl<V: Clone + Send + 'static> Engine<V> {
         self.finish(i, outcome, to, lane, next);
     }
 
-    /// `PENDING -> RUNNING` (rule 1), told to a watching handle (rule 3).
+    /// `PENDING -> RUNNING` (rule 1), told to a watching handle (rule 3). `false`: the node must
+    /// not run, because another thread claimed it, or because its handle was cancelled just
+    /// before it started: that handle's done-callback claims it as `CANCELLED` (rule 1), and
+    /// running the task could publish its value to the dependents first.
     fn begin(&self, i: usize) -> bool {
         let slot = &self.slots[i];
         if slot
@@ -518,7 +522,7 @@ impl<V: Clone + Send + 'static> Engine<V> {
         }
         if let (true, Some(watch)) = (slot.watched.load(Ordering::SeqCst), slot.watch.get()) {
             if let Some(p) = &*lock(&watch.promise) {
-                p.start();
+                return p.start();
             }
         }
         true
