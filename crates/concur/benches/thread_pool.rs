@@ -32,6 +32,10 @@ use concur::{as_completed, Executor};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use rayon::prelude::*;
 
+#[path = "common/tokio_noops.rs"]
+mod tokio_noops;
+use tokio_noops::spawn_blocking_noops;
+
 const WORKERS: usize = 2;
 const NOOP_TASKS: u64 = 1_000_000;
 const AS_COMPLETED_TASKS: u64 = 100_000;
@@ -158,20 +162,7 @@ impl Others {
             ("tokio/spawn_blocking_2_threads", &self.tokio_2),
         ] {
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    let sum = tokio.block_on(async {
-                        let mut set = tokio::task::JoinSet::new();
-                        for i in 0..n {
-                            set.spawn_blocking(move || black_box(i));
-                        }
-                        let mut sum = 0;
-                        while let Some(r) = set.join_next().await {
-                            sum += r.expect("no-op");
-                        }
-                        sum
-                    });
-                    assert_eq!(sum, noop_sum(n));
-                })
+                b.iter(|| assert_eq!(spawn_blocking_noops(tokio, n), noop_sum(n)))
             });
         }
         group.bench_function("threadpool/execute_channel", |b| {

@@ -18,6 +18,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+#[path = "../benches/common/tokio_noops.rs"]
+mod tokio_noops;
+use tokio_noops::spawn_blocking_noops;
+
 const WORKERS: usize = 2;
 
 /// CPU time used so far by every thread of this process.
@@ -72,20 +76,6 @@ fn main() {
         .max_blocking_threads(WORKERS)
         .build()
         .expect("tokio runtime");
-    let spawn_blocking_all = |rt: &tokio::runtime::Runtime| -> u64 {
-        rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for i in 0..tasks {
-                set.spawn_blocking(move || black_box(i));
-            }
-            let mut sum = 0;
-            while let Some(r) = set.join_next().await {
-                sum += r.expect("no-op");
-            }
-            sum
-        })
-    };
-
     let submit_all = || -> Vec<concur::Handle<u64>> {
         (0..tasks)
             .map(|i| concur_pool.submit(move || black_box(i)).expect("submit"))
@@ -152,11 +142,11 @@ fn main() {
         ),
         (
             "tokio spawn_blocking, default",
-            Box::new(|| spawn_blocking_all(&tokio_default)),
+            Box::new(|| spawn_blocking_noops(&tokio_default, tasks)),
         ),
         (
             "tokio spawn_blocking, 2 threads",
-            Box::new(|| spawn_blocking_all(&tokio_2)),
+            Box::new(|| spawn_blocking_noops(&tokio_2, tasks)),
         ),
     ];
 
