@@ -53,7 +53,10 @@
 //! tables sized to the book's file size (`Counts::for_book`), not to the biggest book the
 //! thread has seen, best of 21 lower in 13 of 16 rounds, by about 1%. Session 6: probing past
 //! the home slot with one exit test (`FlatKey::other`), then counting like the home slot
-//! (`count_at`), median of 21 lower in 10 of 12 rounds, by about 1.5% (3.84-3.99 -> 3.78-3.94).
+//! (`count_at`), median of 21 lower in 10 of 12 rounds, by about 1.5% (3.84-3.99 -> 3.78-3.94);
+//! each stop word looked up once, not twice (a set of `seq`s only for those outside the flat
+//! tables), lower in 6 of 8 rounds, by about 2%. Dropped: the read buffer kept per thread
+//! (no better in 14 rounds).
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -962,9 +965,15 @@ impl Counts {
     /// The most common word that is not a stop word, and its count; ties go to the word seen
     /// first; `(None, 0)` if no word counts.
     pub fn most_common(mut self, stop_words: &[String]) -> (Option<String>, u64) {
+        // When every count fits its entry, the flat tables' stop words are zeroed below, and
+        // only the other stop words' `seq`s are needed (none of the seed's).
+        let zero = self.high.is_empty();
+        let flat = |w: &[u8]| tiny_key(w).is_some() || mid_key(w).is_some();
         let stop: rustc_hash::FxHashSet<u32> = stop_words
             .iter()
-            .filter_map(|w| self.find(w.as_bytes()).map(|(_, seq)| seq))
+            .map(|w| w.as_bytes())
+            .filter(|w| !(zero && flat(w)))
+            .filter_map(|w| self.find(w).map(|(_, seq)| seq))
             .collect();
         let mut best: Option<(u64, u32, Best)> = None;
         let mut consider = |count: u64, seq: u32, word: Best| {
@@ -973,10 +982,10 @@ impl Counts {
                 best = Some((count, seq, word));
             }
         };
-        if self.high.is_empty() {
-            // Every count fits its entry: the stop words' counts are zeroed, and the slots are
-            // ranked by count then seq without a branch per slot (a free one has count 0): a
-            // taken-or-free test per slot is a coin toss the branch predictor loses.
+        if zero {
+            // The slots are ranked by count then seq without a branch per slot (a free one
+            // has count 0): a taken-or-free test per slot is a coin toss the branch predictor
+            // loses.
             for word in stop_words {
                 let word = word.as_bytes();
                 if let Some(key) = tiny_key(word) {
@@ -1426,6 +1435,29 @@ mod tests {
     fn tie_goes_to_the_word_seen_first_and_stop_words_never_win() {
         let counts = count(b"b a\nA B\nthe the the\n").unwrap();
         assert_eq!(counts.most_common(&["the".into()]), (Some("b".into()), 2));
+    }
+
+    #[test]
+    fn stop_words_of_every_kind_never_win_with_or_without_carried_counts() {
+        // One stop word per table (up to 8 bytes, 9 to 16, non-ASCII, longer than 16), each
+        // more common than "x"; ranked by the flat tables' pass, then with a carried count
+        // (`high` not empty), which ranks every word by its whole count.
+        let stop: Vec<String> = ["ab", "abcdefghij", "école", "abcdefghijklmnopqrs"]
+            .map(String::from)
+            .to_vec();
+        let text = format!("x x {} zz\n", stop.join(" ").repeat(3));
+        let counts = count(text.as_bytes()).unwrap();
+        assert_eq!(counts.get("école"), 3);
+        assert_eq!(counts.most_common(&stop), (Some("x".into()), 2));
+        let mut counts = count(text.as_bytes()).unwrap();
+        counts.high.insert(counts.find(b"zz").unwrap().1, 1 << 32);
+        assert_eq!(
+            counts.most_common(&stop),
+            (Some("zz".into()), (1 << 32) + 1)
+        );
+        let mut counts = count(text.as_bytes()).unwrap();
+        counts.high.insert(counts.find(b"x").unwrap().1, 1 << 32);
+        assert_eq!(counts.most_common(&stop), (Some("x".into()), (1 << 32) + 2));
     }
 
     #[test]
