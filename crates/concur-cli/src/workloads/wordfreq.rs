@@ -58,8 +58,12 @@
 //! tables), lower in 6 of 8 rounds, by about 2%; whether a flat table must grow checked once
 //! per 64 bytes of text, not per token (`FlatTable::make_room`), 3.79-4.16 -> 3.59-3.90 ms,
 //! lower in 7 of 8 rounds; a token's length marker from a table (`MARK`), not a shift,
-//! 3.51-3.86 -> 3.45-3.78, lower in 7 of 8 rounds. Dropped: the read buffer kept per thread
-//! (no better in 14 rounds); unchecked slot indexing (no better in 8).
+//! 3.51-3.86 -> 3.45-3.78, lower in 7 of 8 rounds; a new word's `seq` its token's position
+//! (a stamp: no loads of the tables' sizes per token, renumbered to ranks after 4 GiB of
+//! text), best of 21 lower in 9 of 10 rounds, 3.53-3.71 -> 3.35-3.58 in the quiet ones.
+//! Dropped: the read buffer kept per thread (no better in 14 rounds); unchecked slot indexing
+//! (no better in 8); the open token's end peeled off again (slower in 8 of 8); the crate built
+//! with BMI1/BMI2 or for the host CPU: 50% slower (not investigated).
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -227,7 +231,7 @@ const SPACE: [bool; 256] = {
 struct Slot<K> {
     key: K,
     count: u32,
-    /// First-seen order (0 for the first distinct word): breaks ties.
+    /// The stamp of the word's first sighting (see [`Counts::stamps`]): breaks ties.
     seq: u32,
 }
 
@@ -267,6 +271,8 @@ pub struct Counts {
     high: rustc_hash::FxHashMap<u32, u64>,
     /// Scratch: an ASCII token longer than 16 bytes, lowered.
     lowered: Vec<u8>,
+    /// The next byte's stamp (see [`stamps`](Self::stamps)).
+    stamp: u32,
 }
 
 impl Default for Counts {
@@ -302,6 +308,7 @@ impl Counts {
             long: Vec::new(),
             high: Default::default(),
             lowered: Vec::new(),
+            stamp: 0,
         }
     }
 }
@@ -724,30 +731,51 @@ enum Best {
 }
 
 impl Counts {
-    /// How many distinct words were counted: the next word's `seq`. More than 4 Gi distinct
-    /// words (and words of 4 GiB) are out of reach.
-    fn distinct(&self) -> u32 {
-        (self.tiny.len + self.mid.len + self.table.len()) as u32
+    /// How many distinct words were counted. More than 4 Gi distinct words (and words of
+    /// 4 GiB) are out of reach.
+    fn distinct(&self) -> usize {
+        self.tiny.len + self.mid.len + self.table.len()
     }
 
-    /// Counts one more ASCII word of 1 to 8 bytes, by its [`tiny_key`].
-    #[inline(always)]
-    fn add_tiny(&mut self, key: u64) {
-        let seq = self.distinct();
-        self.tiny.count(key, seq, &mut self.high);
+    /// The stamps of the next `n` bytes of text: the first is returned, and the one after
+    /// them is next. When the stamps would run out (after 4 GiB of text), every word's `seq`
+    /// is renumbered first to its rank, which keeps their order.
+    fn stamps(&mut self, n: usize) -> u32 {
+        if (u32::MAX - self.stamp) as usize <= n {
+            self.renumber();
+        }
+        let first = self.stamp;
+        self.stamp = self.stamp.saturating_add(n as u32);
+        first
     }
 
-    /// Counts one more ASCII word of 9 to 16 bytes, by its [`mid_key`].
-    #[inline(always)]
-    fn add_mid(&mut self, key: [u64; 2]) {
-        let seq = self.distinct();
-        self.mid.count(key, seq, &mut self.high);
+    /// Renumbers every word's `seq` (and the keys of `high`) to its rank among them, so that
+    /// the next stamp can be their number.
+    #[cold]
+    fn renumber(&mut self) {
+        let mut seqs: Vec<u32> = (self.tiny.iter().map(|e| e.seq))
+            .chain(self.mid.iter().map(|e| e.seq))
+            .chain(self.table.iter().map(|e| e.seq))
+            .collect();
+        seqs.sort_unstable();
+        let rank = |seq: u32| seqs.partition_point(|&s| s < seq) as u32;
+        for e in self.tiny.slots.iter_mut().filter(|e| e.key != 0) {
+            e.seq = rank(e.seq);
+        }
+        for e in self.mid.slots.iter_mut().filter(|e| e.key != [0, 0]) {
+            e.seq = rank(e.seq);
+        }
+        for e in self.table.iter_mut() {
+            e.seq = rank(e.seq);
+        }
+        self.high = self.high.drain().map(|(seq, n)| (rank(seq), n)).collect();
+        self.stamp = seqs.len() as u32;
     }
 
     /// Counts one more of a word (lowercase, neither a [`Tiny`] nor a [`Mid`] one), whose [`key_of`] is `key`
     /// and hash `hash`; `word` is needed only if it is longer than 16 bytes.
     #[inline(always)]
-    fn add_entry(&mut self, key: [u64; 2], len: usize, hash: u64, word: &[u8]) {
+    fn add_entry(&mut self, key: [u64; 2], len: usize, hash: u64, word: &[u8], stamp: u32) {
         let Counts {
             table, long, high, ..
         } = self;
@@ -761,7 +789,7 @@ impl Counts {
             key,
             len: len as u32,
             count: 1,
-            seq: self.distinct(),
+            seq: stamp,
             long: 0,
         };
         if len > 16 {
@@ -772,15 +800,16 @@ impl Counts {
         self.table.insert_unique(hash, entry, |e| rehash(long, e));
     }
 
-    /// Counts one word that is already lowercase.
-    fn add_lowered(&mut self, word: &[u8]) {
+    /// Counts one word that is already lowercase, first seen at `stamp` if it is new.
+    fn add_lowered(&mut self, word: &[u8], stamp: u32) {
         if let Some(key) = tiny_key(word) {
-            self.add_tiny(key);
+            self.tiny.count(key, stamp, &mut self.high);
         } else if let Some(key) = mid_key(word) {
-            self.add_mid(key);
+            self.mid.count(key, stamp, &mut self.high);
         } else {
             let key = key_of(word);
-            self.add_entry(key, word.len(), hash_of(key, word.len(), word), word);
+            let hash = hash_of(key, word.len(), word);
+            self.add_entry(key, word.len(), hash, word, stamp);
         }
         self.make_room();
     }
@@ -794,14 +823,20 @@ impl Counts {
 
     /// Counts one whitespace-free token as the seed does: lowered first.
     pub fn add(&mut self, token: &str) {
+        let stamp = self.stamps(1);
+        self.add_stamped(token, stamp);
+    }
+
+    /// [`add`](Self::add) with the token's stamp.
+    fn add_stamped(&mut self, token: &str, stamp: u32) {
         if token.is_ascii() {
             let mut lowered = std::mem::take(&mut self.lowered);
             lowered.clear();
             lowered.extend(token.bytes().map(|b| b.to_ascii_lowercase()));
-            self.add_lowered(&lowered);
+            self.add_lowered(&lowered, stamp);
             self.lowered = lowered;
         } else {
-            self.add_lowered(py_lower(token).as_bytes());
+            self.add_lowered(py_lower(token).as_bytes(), stamp);
         }
     }
 
@@ -824,19 +859,22 @@ impl Counts {
     fn add_text_as<const LOWERED: bool, const ASCII: bool>(&mut self, text: &str, bytes: &[u8]) {
         assert!(bytes.as_ptr() == text.as_ptr() && bytes.len() >= text.len());
         debug_assert!(!ASCII || text.is_ascii());
+        let first = self.stamps(text.len());
         if bytes.len() >= text.len() + PADDING {
-            self.tokens::<LOWERED, true, ASCII>(text, bytes);
+            self.tokens::<LOWERED, true, ASCII>(text, bytes, first);
         } else {
-            self.tokens::<LOWERED, false, ASCII>(text, bytes);
+            self.tokens::<LOWERED, false, ASCII>(text, bytes, first);
         }
     }
 
-    /// [`add_text_as`](Self::add_text_as), `PADDED` if `bytes` has at least 16 bytes past `text`.
+    /// [`add_text_as`](Self::add_text_as), `PADDED` if `bytes` has at least 16 bytes past `text`;
+    /// the token at byte `i` of `text` is stamped `first + i`.
     #[inline(always)]
     fn tokens<const LOWERED: bool, const PADDED: bool, const ASCII: bool>(
         &mut self,
         text: &str,
         bytes: &[u8],
+        first: u32,
     ) {
         // Each 64 bytes are marked just before their tokens are read, while they are in cache.
         let blocks = text.as_bytes().chunks_exact(64);
@@ -859,7 +897,8 @@ impl Counts {
                     starts &= starts.wrapping_sub(1);
                     start
                 });
-                self.add_span::<LOWERED, PADDED, ASCII>(text, bytes, start, end);
+                let stamp = first.wrapping_add(start as u32);
+                self.add_span::<LOWERED, PADDED, ASCII>(text, bytes, start, end, stamp);
             }
             self.make_room();
             if starts != 0 {
@@ -868,8 +907,8 @@ impl Counts {
         }
     }
 
-    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes; `bytes` as for
-    /// [`tokens`](Self::tokens).
+    /// Counts `text[start..end]`, the text between two ASCII whitespace bytes, stamped
+    /// `stamp`; `bytes` as for [`tokens`](Self::tokens).
     #[inline(always)]
     fn add_span<const LOWERED: bool, const PADDED: bool, const ASCII: bool>(
         &mut self,
@@ -877,6 +916,7 @@ impl Counts {
         bytes: &[u8],
         start: usize,
         end: usize,
+        stamp: u32,
     ) {
         let lower = |x| if LOWERED { x } else { lower8(x) };
         let len = end - start;
@@ -898,27 +938,30 @@ impl Counts {
             if len <= 8 {
                 let raw = word(0) & KEEP[len][0];
                 if ASCII || raw & HIGH == 0 {
-                    return self.add_tiny(lower(raw) | MARK[len]);
+                    let key = lower(raw) | MARK[len];
+                    return self.tiny.count(key, stamp, &mut self.high);
                 }
             } else if len <= 16 {
                 let raw = [word(0), word(8) & KEEP[len][1]];
                 if ASCII || (raw[0] | raw[1]) & HIGH == 0 {
-                    return self.add_mid([lower(raw[0]), lower(raw[1]) | MARK[len]]);
+                    let key = [lower(raw[0]), lower(raw[1]) | MARK[len]];
+                    return self.mid.count(key, stamp, &mut self.high);
                 }
             }
         }
-        self.add_token(&text[start..end]);
+        self.add_token(&text[start..end], stamp);
     }
 
-    /// Counts the text between two ASCII whitespace bytes: one token, unless non-ASCII
-    /// whitespace splits it further. ASCII whitespace is one byte, so the cuts are
-    /// character boundaries.
-    fn add_token(&mut self, text: &str) {
+    /// Counts the text between two ASCII whitespace bytes, stamped `stamp` on: one token,
+    /// unless non-ASCII whitespace splits it further (each piece stamped by its offset). ASCII
+    /// whitespace is one byte, so the cuts are character boundaries.
+    fn add_token(&mut self, text: &str, stamp: u32) {
         if text.is_ascii() {
-            self.add(text);
+            self.add_stamped(text, stamp);
         } else {
             for token in py_split(text) {
-                self.add(token);
+                let offset = token.as_ptr() as usize - text.as_ptr() as usize;
+                self.add_stamped(token, stamp.wrapping_add(offset as u32));
             }
         }
     }
@@ -1489,6 +1532,36 @@ mod tests {
         let mut counts = count(text.as_bytes()).unwrap();
         counts.high.insert(counts.find(b"x").unwrap().1, 1 << 32);
         assert_eq!(counts.most_common(&stop), (Some("x".into()), (1 << 32) + 2));
+    }
+
+    #[test]
+    fn stamps_running_out_renumber_every_word_in_first_seen_order() {
+        // Three words (one per table) stamped just below `u32::MAX`, one with a carried
+        // count; the next text needs more stamps than are left.
+        let mut counts = Counts {
+            stamp: u32::MAX - 30,
+            ..Counts::default()
+        };
+        counts.add_text("b abcdefghij école\n");
+        let (_, seq) = counts.find("école".as_bytes()).unwrap();
+        counts.high.insert(seq, 1 << 32);
+        let next = "zz école abcdefghij b zz zz extraordinary\n";
+        counts.add_text(next);
+        assert_eq!(counts.stamp as usize, 3 + next.len());
+        let seq = |counts: &Counts, word: &str| counts.find(word.as_bytes()).unwrap().1;
+        let order = ["b", "abcdefghij", "école", "zz", "extraordinary"].map(|w| seq(&counts, w));
+        assert_eq!(order[..3], [0, 1, 2]);
+        assert!(order.is_sorted() && order[3] >= 3);
+        assert_eq!(counts.get("école"), (1 << 32) + 2);
+        counts.high.clear(); // ties of 2: the first seen wins
+        assert_eq!(counts.most_common(&[]), (Some("zz".into()), 3));
+        let mut counts = Counts {
+            stamp: u32::MAX - 30,
+            ..Counts::default()
+        };
+        counts.add_text("b abcdefghij école\n");
+        counts.add_text("zz école abcdefghij b zz extraordinary\n");
+        assert_eq!(counts.most_common(&[]), (Some("b".into()), 2));
     }
 
     #[test]
