@@ -29,12 +29,14 @@
 //! table that holds the word inline, one load per probe: 16-byte slots for words of up to 8
 //! bytes (90% of the tokens), 24-byte ones for 9 to 16; its home slot is taken without a
 //! branch both when it holds the word and when it is free (a new word, 14% of the tokens),
-//! and only another word there probes on. Other tokens take the general path, out
-//! of line (a hashbrown table of 32-byte entries). Stop words are looked up once at the end,
-//! then one pass over each flat table ranks its slots (free ones included: they have count 0)
-//! and frees them for the next book. A thread keeps the last book's
-//! flat tables' memory for its next book (see `FlatTable::with_slots`), whose tables are sized
-//! to its file size (see `Counts::for_book`).
+//! and only another word there probes on. A new word's first-seen order is its token's
+//! position in the book (a stamp, see `Counts::stamps`, not a count of the words so far), and
+//! whether a table must grow is checked once per 64 bytes, not per token. Other tokens take the
+//! general path, out of line (a hashbrown table of 32-byte entries). Stop words are looked up
+//! once at the end, then one pass over each flat table ranks its slots (free ones included:
+//! they have count 0) and frees them for the next book. A thread keeps the last book's flat
+//! tables' memory for its next book (see `FlatTable::with_slots`), whose tables are sized to
+//! its file size (see `Counts::for_book`).
 //!
 //! Measured, kept (full streaming pass over the seed books, A/B alternated in one run; session
 //! 4): the flat table for words of up to 8 bytes, with the branch-free ranking, 5.35-5.66 ->
@@ -62,8 +64,10 @@
 //! (a stamp: no loads of the tables' sizes per token, renumbered to ranks after 4 GiB of
 //! text), best of 21 lower in 9 of 10 rounds, 3.53-3.71 -> 3.35-3.58 in the quiet ones.
 //! Dropped: the read buffer kept per thread (no better in 14 rounds); unchecked slot indexing
-//! (no better in 8); the open token's end peeled off again (slower in 8 of 8); the crate built
-//! with BMI1/BMI2 or for the host CPU: 50% slower (not investigated).
+//! (no better in 8, again in 10); the open token's end peeled off again (slower in 8 of 8);
+//! whitespace marked by one comparison (every byte up to 0x20) in blocks that the lowering
+//! pass finds free of other control bytes, slower in the quiet rounds (3.45-3.55 -> 3.56-3.72);
+//! the crate built with BMI1/BMI2 or for the host CPU: 50% slower (not investigated).
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
@@ -80,7 +84,7 @@
 //! 32-byte slots for 9 to 16 bytes; flat tables at half the size, or filled to 1/2 or 7/8
 //! (then, with a branch for a new word);
 //! hashbrown starting smaller; keeping the read buffer across books, or one of 32 or 64 KiB;
-//! flat tables at twice the size; the tiny key's marker bit from a table; an unchecked slot
+//! flat tables at twice the size; the tiny key's marker bit from a table (kept in session 6, see above); an unchecked slot
 //! index; ranking by a vectorizable maximum count, then a scan for it. Session 3 (another
 //! machine): a prefetching queue 32 tokens ahead, and smaller read buffers, gained nothing.
 //! Session 5: 128 bytes at a time in a `u128` (half the loop exits), 4.19-4.29 -> 4.59-4.80;
