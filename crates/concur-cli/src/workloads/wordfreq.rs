@@ -67,7 +67,10 @@
 //! (no better in 8, again in 10); the open token's end peeled off again (slower in 8 of 8);
 //! whitespace marked by one comparison (every byte up to 0x20) in blocks that the lowering
 //! pass finds free of other control bytes, slower in the quiet rounds (3.45-3.55 -> 3.56-3.72);
-//! the crate built with BMI1/BMI2 or for the host CPU: 50% slower (not investigated).
+//! the crate built with BMI1/BMI2 or for the host CPU: 50% slower (not investigated); the
+//! mask and the marker in one table (one address, not two), no better in 10 rounds; each
+//! block's new words summed in locals and added to the tables' sizes once per 64 bytes,
+//! 3.38-3.57 -> 3.65-3.81 ms.
 //!
 //! Measured, dropped (session 4): the leader kept up to date per count, 5.59-5.71 -> 5.69-5.94
 //! ms; a third, L1-sized table for words of up to 4 bytes, 5.58-5.61 -> 5.90-6.08; one
